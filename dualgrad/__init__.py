@@ -1,0 +1,35 @@
+"""dualgrad: define-by-run automatic differentiation on numpy and cupy arrays.
+
+>>> import numpy as np, dualgrad as dg
+>>> x = dg.Variable(np.array([1.0, 2.0, 3.0]))
+>>> y = (x ** 2).sum()
+>>> y.backward()
+>>> x.grad
+array([2., 4., 6.])
+"""
+
+from . import ops  # noqa: F401  (installs Variable's operators)
+from ._config import config, force_backprop_mode, no_backprop_mode, using_config
+from .backend import get_array_module
+from .core.backprop import grad
+from .core.op import OP_REGISTRY, Op
+from .core.tape import apply
+from .core.variable import Parameter, Variable, as_array, as_variable
+from .errors import (
+    BackwardError,
+    DeviceError,
+    DTypeError,
+    DualgradError,
+    NonFiniteError,
+    OpError,
+    ShapeError,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "OP_REGISTRY", "BackwardError", "DTypeError", "DeviceError", "DualgradError",
+    "NonFiniteError", "Op", "OpError", "Parameter", "ShapeError", "Variable", "apply",
+    "as_array", "as_variable", "config", "force_backprop_mode", "get_array_module", "grad",
+    "no_backprop_mode", "using_config",
+]  # fmt: skip

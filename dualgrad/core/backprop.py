@@ -1,0 +1,181 @@
+"""The backward engine: a heap of nodes ordered by rank; no recursion, no sets.
+
+Gradients are routed by creator node, never by Variable identity, so an output saved
+for backward can be re-wrapped in a fresh Variable and still carry gradients back
+into its creator (that is what makes double backprop work without reference cycles).
+"""
+
+import heapq
+
+from .._config import config, using_config
+from ..errors import BackwardError, NonFiniteError
+from .variable import Variable, make_output
+
+
+def _initial_grad(var, grad=None):
+    if grad is not None:
+        return grad if isinstance(grad, Variable) else Variable(grad, requires_grad=False)
+    if var._grad_var is not None and var.creator is not None:
+        return var._grad_var
+    if var.size != 1:
+        raise BackwardError(
+            f"backward() from a variable of shape {tuple(var.shape)} needs a starting gradient: "
+            "reduce it to a scalar first (e.g. loss = F.sum(y)) or set y.grad = xp.ones_like(y.array)"
+        )
+    return make_output(var.xp.ones_like(var._array), None, False)
+
+
+def backward(var, retain_grad=False, enable_double_backprop=False, retain_graph=False):
+    """Accumulate d(var)/d(leaf) into every leaf's ``.grad`` (see ``Variable.backward``)."""
+    if var.creator is None:
+        if var._unchained:
+            raise BackwardError(
+                "backward() on a variable whose graph was cut by unchain_backward()/unchain(): "
+                "call backward() before cutting the graph"
+            )
+        if not var.requires_grad:
+            raise BackwardError(
+                "backward() on a variable that has no graph: it was computed under "
+                "no_backprop_mode(), from inputs that need no gradient, or is an integer array"
+            )
+        var._grad_var = _initial_grad(var)
+        return
+    _run(
+        [(var, _initial_grad(var))],
+        retain_grad=retain_grad,
+        double=enable_double_backprop,
+        retain_graph=retain_graph or enable_double_backprop,
+        targets=None,
+    )
+
+
+def grad(outputs, inputs, grad_outputs=None, enable_double_backprop=False, retain_graph=False):
+    """Gradients of ``outputs`` with respect to ``inputs``, leaving every ``.grad`` alone.
+
+    Returns a list of Variables (None where an input does not depend on the outputs).
+
+    >>> import numpy as np, dualgrad as dg
+    >>> x = dg.Variable(np.array(3.0))
+    >>> y = x * x * x
+    >>> gx, = dg.grad([y], [x], enable_double_backprop=True)
+    >>> gx.array, dg.grad([gx], [x])[0].array
+    (array(27.), array(18.))
+    """
+    outputs = [outputs] if isinstance(outputs, Variable) else list(outputs)
+    inputs = [inputs] if isinstance(inputs, Variable) else list(inputs)
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    starts = [(y, _initial_grad(y, gy)) for y, gy in zip(outputs, grad_outputs)]
+    targets = {}
+    for x in inputs:
+        targets[id(x)] = None
+    found = _run(
+        starts,
+        retain_grad=False,
+        double=enable_double_backprop,
+        retain_graph=retain_graph or enable_double_backprop,
+        targets=(inputs, targets),
+    )
+    return [found.get(id(x)) for x in inputs]
+
+
+def _accumulate(old, new):
+    return new if old is None else old + new
+
+
+def _run(starts, retain_grad, double, retain_graph, targets):
+    """Walk the graph from ``starts`` ([(variable, gradient)]).
+
+    Without ``targets`` leaf gradients accumulate into ``.grad``; with
+    ``targets=(variables, found)`` they are returned in ``found`` instead.
+    """
+    pending = {}  # id(node) -> [node, accumulated gradient of its output]
+    heap = []
+    found = {}
+    target_nodes = {}
+    if targets is not None:
+        for x in targets[0]:
+            if x.creator is not None:
+                target_nodes.setdefault(id(x.creator), []).append(x)
+    debug = config.debug
+    push = heapq.heappush
+    pop = heapq.heappop
+    order = 0
+
+    with using_config("enable_backprop", double):
+        work = list(starts)
+        while True:
+            # Route every gradient produced by the last node (or the starting ones).
+            for x, gx in work:
+                creator = x.creator
+                if creator is None:
+                    _deliver_to_leaf(x, gx, targets, found)
+                    continue
+                key = id(creator)
+                entry = pending.get(key)
+                if entry is None:
+                    pending[key] = [creator, gx]
+                    push(heap, (-creator.rank, order, key))
+                    order += 1
+                else:
+                    entry[1] = entry[1] + gx
+            if not heap:
+                break
+            key = pop(heap)[2]
+            node, gy = pending.pop(key)
+            if key in target_nodes:
+                for x in target_nodes[key]:
+                    found[id(x)] = gy
+            if node.released:
+                raise BackwardError(
+                    f"backward() through {node.op.name} a second time: its graph was freed by "
+                    "the first backward(); pass retain_graph=True to the first call, or "
+                    "recompute the forward pass"
+                )
+            if retain_grad:
+                out = node.output_ref()
+                if out is not None:
+                    out._grad_var = gy
+            work = _backward_node(node, gy, debug)
+            if not retain_graph:
+                node.released = True
+                node.inputs = None
+                node.saved_output = None
+    return found
+
+
+def _deliver_to_leaf(x, gx, targets, found):
+    if targets is not None:
+        if id(x) in targets[1]:
+            found[id(x)] = _accumulate(found.get(id(x)), gx)
+    elif x.requires_grad:
+        old = x._grad_var
+        x._grad_var = gx if old is None else old + gx
+
+
+def _backward_node(node, gy, debug):
+    """Run one node's VJP; returns the ``(input, gradient)`` pairs to route on."""
+    op = node.op
+    y = make_output(node.saved_output, node, True) if op.saves_output else None
+    gxs = op.backward(gy, node.inputs, y, node.need)
+    work = []
+    for x, gx, need in zip(node.inputs, gxs, node.need):
+        if not need or gx is None:
+            continue
+        if gx.shape != x.shape:
+            gx = _sum_to(gx, x.shape)
+        if debug and not bool(gx.xp.isfinite(gx._array).all()):
+            raise NonFiniteError(
+                f"the gradient computed by {op.name}.backward contains NaN or Inf "
+                f"(input {tuple(x.shape)} {x.dtype})\n"
+                "  fix: look for a NaN/Inf in the forward pass first (dg.config.debug checks it)"
+            )
+        work.append((x, gx))
+    return work
+
+
+def _sum_to(gx, shape):
+    """Sum a broadcast gradient back to the input's ``shape`` (broadcasting's VJP)."""
+    from ..ops.reduce import sum_to
+
+    return sum_to(gx, shape)
