@@ -49,7 +49,10 @@ def _reduce(low, x, out):
     for i in range(lead):
         value = S.evaluate(low.pre, (rows[i],))
         if low.arg:
-            wins = S.evaluate(low.combine, (acc, value)) != acc
+            combined = S.evaluate(low.combine, (acc, value))
+            # NaN == NaN here: once the running best is NaN (numpy's argmax picks the
+            # first NaN) a later NaN must not count as a win.
+            wins = (combined != acc) & ~((combined != combined) & (acc != acc))
             best = numpy.where(wins & (i > 0) | (i == 0), i, best)
             acc = numpy.where(wins | (i == 0), value, acc)
         else:

@@ -13,14 +13,21 @@ from .variable import Variable, make_output
 
 
 def _initial_grad(var, grad=None):
+    if grad is None and var._grad_var is not None and var.creator is not None:
+        grad = var._grad_var  # set by the user (y.grad = ...) or kept by retain_grad
     if grad is not None:
-        return grad if isinstance(grad, Variable) else Variable(grad, requires_grad=False)
-    if var._grad_var is not None and var.creator is not None:
-        return var._grad_var
+        grad = grad if isinstance(grad, Variable) else Variable(grad, requires_grad=False)
+        if tuple(grad.shape) != tuple(var.shape):
+            raise BackwardError(
+                f"the starting gradient has shape {tuple(grad.shape)} but the variable it "
+                f"starts from has shape {tuple(var.shape)}: they must be equal"
+            )
+        return grad
     if var.size != 1:
         raise BackwardError(
             f"backward() from a variable of shape {tuple(var.shape)} needs a starting gradient: "
-            "reduce it to a scalar first (e.g. loss = F.sum(y)) or set y.grad = xp.ones_like(y.array)"
+            "reduce it to a scalar first (e.g. loss = F.sum(y)) "
+            "or set y.grad = xp.ones_like(y.array)"
         )
     return make_output(var.xp.ones_like(var._array), None, False)
 
@@ -88,10 +95,12 @@ def _run(starts, retain_grad, double, retain_graph, targets):
 
     Without ``targets`` leaf gradients accumulate into ``.grad``; with
     ``targets=(variables, found)`` they are returned in ``found`` instead.
+    A node waiting in the heap holds its accumulated output gradient in ``node.grad``.
     """
-    pending = {}  # id(node) -> [node, accumulated gradient of its output]
     heap = []
     found = {}
+    # ids of gradient arrays someone else may hold; a leaf given one gets its own copy
+    handed_out = {id(gx._array) for _, gx in starts}
     target_nodes = {}
     if targets is not None:
         for x in targets[0]:
@@ -101,69 +110,101 @@ def _run(starts, retain_grad, double, retain_graph, targets):
     push = heapq.heappush
     pop = heapq.heappop
     order = 0
-
-    with using_config("enable_backprop", double):
-        work = list(starts)
-        while True:
-            # Route every gradient produced by the last node (or the starting ones).
-            for x, gx in work:
-                creator = x.creator
-                if creator is None:
-                    _deliver_to_leaf(x, gx, targets, found)
-                    continue
-                key = id(creator)
-                entry = pending.get(key)
-                if entry is None:
-                    pending[key] = [creator, gx]
-                    push(heap, (-creator.rank, order, key))
-                    order += 1
-                else:
-                    entry[1] = entry[1] + gx
-            if not heap:
-                break
-            key = pop(heap)[2]
-            node, gy = pending.pop(key)
-            if key in target_nodes:
-                for x in target_nodes[key]:
-                    found[id(x)] = gy
-            if node.released:
-                raise BackwardError(
-                    f"backward() through {node.op.name} a second time: its graph was freed by "
-                    "the first backward(); pass retain_graph=True to the first call, or "
-                    "recompute the forward pass"
-                )
-            if retain_grad:
-                out = node.output_ref()
-                if out is not None:
-                    out._grad_var = gy
-            work = _backward_node(node, gy, debug)
-            if not retain_graph:
-                node.released = True
-                node.inputs = None
-                node.saved_output = None
+    try:
+        with using_config("enable_backprop", double):
+            work = starts
+            while True:
+                # Route the gradients produced by the last node (or the starting ones).
+                for x, gx in work:
+                    creator = x.creator
+                    if creator is None:
+                        _deliver_to_leaf(x, gx, targets, found, handed_out)
+                    elif creator.grad is None:
+                        creator.grad = gx
+                        push(heap, (-creator.rank, order, creator))
+                        order += 1
+                    else:
+                        creator.grad = creator.grad + gx
+                if not heap:
+                    break
+                node = pop(heap)[2]
+                gy = node.grad
+                node.grad = None
+                if target_nodes and id(node) in target_nodes:
+                    for x in target_nodes[id(node)]:
+                        found[id(x)] = _as_dtype(gy, x.dtype)
+                if node.released:
+                    raise BackwardError(
+                        f"backward() through {node.op.name} a second time: its graph was freed "
+                        "by the first backward(); pass retain_graph=True to the first call, or "
+                        "recompute the forward pass"
+                    )
+                if retain_grad:
+                    out = node.output_ref()
+                    if out is not None:
+                        out._grad_var = _as_dtype(gy, out.dtype)
+                        handed_out.add(id(gy._array))
+                work = _backward_node(node, gy, debug)
+                if not retain_graph:
+                    node.released = True
+                    node.inputs = None
+                    node.saved_output = None
+    finally:
+        for entry in heap:  # only non-empty when backward failed part-way
+            entry[2].grad = None
     return found
 
 
-def _deliver_to_leaf(x, gx, targets, found):
+def _deliver_to_leaf(x, gx, targets, found, handed_out):
     if targets is not None:
         if id(x) in targets[1]:
-            found[id(x)] = _accumulate(found.get(id(x)), gx)
-    elif x.requires_grad:
-        old = x._grad_var
-        x._grad_var = gx if old is None else old + gx
+            found[id(x)] = _accumulate(found.get(id(x)), _as_dtype(gx, x.dtype))
+        return
+    if not x.requires_grad:
+        return
+    gx = _as_dtype(gx, x.dtype)
+    old = x._grad_var
+    if old is not None:
+        x._grad_var = old + gx
+        return
+    array = gx._array
+    # NOTE: a leaf's .grad must own its memory, because optimizers and hooks update it in
+    # place; gradients arrive as read-only broadcast views (the VJP of sum) or shared
+    # with another leaf (the VJP of add), so those are copied.  A recorded gradient
+    # (double backprop) keeps its graph instead.
+    if (array.base is not None or id(array) in handed_out) and gx.creator is None:
+        gx = make_output(array.copy(), None, False)
+    handed_out.add(id(array))
+    x._grad_var = gx
+
+
+def _as_dtype(gx, dtype):
+    """A gradient has its variable's dtype even where the forward pass promoted it
+    (``x_f32 * f64_array``): parameters and optimizer states stay in their dtype."""
+    if gx.dtype == dtype:
+        return gx
+    from ..ops.elementwise import cast
+
+    return cast(gx, dtype)
 
 
 def _backward_node(node, gy, debug):
     """Run one node's VJP; returns the ``(input, gradient)`` pairs to route on."""
     op = node.op
     y = make_output(node.saved_output, node, True) if op.saves_output else None
-    gxs = op.backward(gy, node.inputs, y, node.need)
+    try:
+        gxs = op.backward(gy, node.inputs, y, node.need)
+    except NonFiniteError as error:  # debug mode: an op inside this VJP made the NaN/Inf
+        raise NonFiniteError(f"in the backward pass of {op.name}: {error}") from None
     work = []
     for x, gx, need in zip(node.inputs, gxs, node.need):
         if not need or gx is None:
             continue
         if gx.shape != x.shape:
             gx = _sum_to(gx, x.shape)
+        dtype = gx._array.dtype
+        if dtype is not x.dtype and dtype != x.dtype:
+            gx = _cast(gx, x.dtype)  # a float32 input gets a float32 gradient
         if debug and not bool(gx.xp.isfinite(gx._array).all()):
             raise NonFiniteError(
                 f"the gradient computed by {op.name}.backward contains NaN or Inf "
@@ -172,6 +213,12 @@ def _backward_node(node, gy, debug):
             )
         work.append((x, gx))
     return work
+
+
+def _cast(gx, dtype):
+    from ..ops.elementwise import cast
+
+    return cast(gx, dtype)
 
 
 def _sum_to(gx, shape):

@@ -101,8 +101,16 @@ def dtype_by_example(op, avals):
             else numpy.ones((1,), a.dtype)
             for a in avals
         ]
-        with numpy.errstate(all="ignore"):
-            dtype = numpy.asarray(op.forward(numpy, *samples)).dtype
+        try:
+            with numpy.errstate(all="ignore"):
+                dtype = numpy.asarray(op.forward(numpy, *samples)).dtype
+        except TypeError as error:  # numpy: "ufunc 'exp' not supported for the input types"
+            raise DTypeError(
+                op.name,
+                f"does not support inputs of these dtypes ({error})",
+                avals,
+                hint="cast to a numeric dtype first, e.g. x.astype('float32')",
+            ) from None
         _DTYPE_CACHE[key] = dtype
     return dtype
 

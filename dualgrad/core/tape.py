@@ -24,7 +24,8 @@ _modules = sys.modules
 class Node:
     """One recorded op application: what ``backward`` needs to run the op's VJP."""
 
-    __slots__ = ("op", "inputs", "need", "rank", "saved_output", "released", "output_ref")
+    __slots__ = ("op", "inputs", "need", "rank", "saved_output", "released", "output_ref",
+                 "grad")
 
     def __repr__(self):
         return f"<Node {self.op!r} rank={self.rank}>"
@@ -119,6 +120,7 @@ def apply(op, inputs):
     node.rank = rank
     node.saved_output = y if op.saves_output else None
     node.released = False
+    node.grad = None
     out = make_output(y, node, True)
     node.output_ref = _weakref(out)
     return out
@@ -126,8 +128,24 @@ def apply(op, inputs):
 
 def _explain_failure(op, inputs, error):
     """Turn an array library error into the typed error ``infer`` gives for these inputs."""
+    for x in inputs:
+        if isinstance(x, Variable) and x._array is None:
+            name = f" {x.name!r}" if x.name else ""
+            raise OpError(
+                op.name, f"input{name} is an uninitialized Parameter (it has no array yet)",
+                hint="call param.initialize(shape) first, or run its link once on data "
+                "so that it infers its input size",
+            )
     avals = [aval_of(x) for x in inputs]
     op.infer(*avals)  # raises ShapeError / DTypeError with the op, avals and source line
+    if isinstance(error, Warning):
+        # numpy's RuntimeWarning ("invalid value encountered in log") made an error by a
+        # warnings filter (python -W error, pytest's filterwarnings = error): in debug mode
+        # that is the first NaN/Inf, so report it as such; otherwise it stays the warning.
+        arrays = [getattr(x, "_array", x) for x in inputs]
+        if config.debug and _all_finite(arrays, numpy):
+            raise _non_finite_error(op, avals, f": numpy says {str(error)!r}") from error
+        raise error
     raise OpError(
         op.name, f"{type(error).__name__}: {error}", avals,
         hint="this input combination is not supported by the op",
@@ -147,14 +165,22 @@ def _check_output(op, inputs, y, xp):
             f"{op.name}: forward gave {y.dtype}{list(y.shape)} but infer says {expected}"
         )
     if y.dtype.kind in "fc" and not bool(xp.isfinite(y).all()):
-        finite_inputs = all(
-            not hasattr(a, "dtype") or a.dtype.kind not in "fc" or bool(xp.isfinite(a).all())
-            for a in (getattr(x, "_array", x) for x in inputs)
-        )
-        if finite_inputs:
-            raise NonFiniteError(
-                f"{op.name} produced NaN or Inf from finite inputs "
-                f"({', '.join(str(a) for a in avals)})\n  at {user_source_line()}\n"
-                "  fix: check the op's domain (log of <= 0, division by zero, overflow); "
-                "stable forms exist: F.log_softmax, F.logsumexp, F.softplus"
-            )
+        arrays = [getattr(x, "_array", x) for x in inputs]
+        if _all_finite(arrays, xp):
+            raise _non_finite_error(op, avals)
+
+
+def _all_finite(arrays, xp):
+    return all(
+        not hasattr(a, "dtype") or a.dtype.kind not in "fc" or bool(xp.isfinite(a).all())
+        for a in arrays
+    )
+
+
+def _non_finite_error(op, avals, detail=""):
+    return NonFiniteError(
+        f"{op.name} produced NaN or Inf from finite inputs "
+        f"({', '.join(str(a) for a in avals)}){detail}\n  at {user_source_line()}\n"
+        "  fix: check the op's domain (log of <= 0, division by zero, overflow); "
+        "stable forms exist: F.log_softmax, F.logsumexp, F.softplus"
+    )

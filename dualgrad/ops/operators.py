@@ -66,6 +66,43 @@ def _min(self, axis=None, keepdims=False):
     return reduce.min(self, axis=axis, keepdims=keepdims)
 
 
+def _ufunc_table():
+    import numpy
+
+    return {
+        numpy.add: ew.add, numpy.subtract: ew.sub, numpy.multiply: ew.mul,
+        numpy.true_divide: ew.div, numpy.power: ew.power, numpy.negative: ew.neg,
+        numpy.maximum: ew.maximum, numpy.minimum: ew.minimum, numpy.exp: ew.exp,
+        numpy.log: ew.log, numpy.log1p: ew.log1p, numpy.expm1: ew.expm1, numpy.sqrt: ew.sqrt,
+        numpy.tanh: ew.tanh, numpy.sin: ew.sin, numpy.cos: ew.cos, numpy.absolute: ew.absolute,
+        numpy.sign: ew.sign, numpy.floor: ew.floor, numpy.less: ew.less,
+        numpy.less_equal: ew.less_equal, numpy.greater: ew.greater,
+        numpy.greater_equal: ew.greater_equal, numpy.equal: ew.equal,
+        numpy.not_equal: ew.not_equal,
+    }  # fmt: skip
+
+
+_UFUNCS = {}
+
+
+def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
+    """``numpy.exp(variable)`` runs dualgrad's Exp and stays on the tape.
+
+    A ufunc without a dualgrad op (or with ``out=``/``where=``) raises TypeError rather
+    than silently returning a plain array that has lost its gradient.
+    """
+    if not _UFUNCS:
+        _UFUNCS.update(_ufunc_table())
+    function = _UFUNCS.get(ufunc)
+    if function is None or method != "__call__" or kwargs:
+        raise TypeError(
+            f"numpy.{ufunc.__name__} ({method}{', ' + ', '.join(kwargs) if kwargs else ''}) "
+            "has no dualgrad op: use the dualgrad.functions equivalent, or pass "
+            "variable.array to work on the raw array without gradients"
+        )
+    return function(*inputs)
+
+
 def install_variable_operators():
     """Attach the operators to ``Variable`` (and so to ``Parameter``)."""
     binary = {
@@ -87,6 +124,7 @@ def install_variable_operators():
     Variable.reshape = _reshape
     Variable.sum = _method_axis(reduce.sum)
     Variable.astype = ew.cast
+    Variable.__array_ufunc__ = _array_ufunc
     Variable.__getitem__ = _getitem
     Variable.__matmul__ = _matmul
     Variable.__rmatmul__ = _rmatmul
