@@ -43,6 +43,8 @@ class Expr:
             return f"i{self.value}"
         if self.op == "const":
             return repr(self.value)
+        if self.op == "load":
+            return f"load<x{self.value}>({', '.join(str(a) for a in self.args)})"
         if self.op == "cast":
             return f"cast<{self.value}>({self.args[0]})"
         return f"{self.op}({', '.join(str(a) for a in self.args)})"
