@@ -65,8 +65,10 @@ def _array_module(arrays):
     return numpy
 
 
-def apply(op, inputs):
+def apply(op, inputs, xp=None):
     """Run ``op`` on ``inputs`` (Variables, arrays or Python scalars) and record it.
+
+    ``xp`` forces the array module, for ops without array inputs (random draws).
 
     >>> import numpy as np, dualgrad as dg
     >>> from dualgrad.ops.elementwise import Exp
@@ -84,7 +86,8 @@ def apply(op, inputs):
         arrays = (a._array if isinstance(a, Variable) else a,)
     else:
         arrays = [x._array if isinstance(x, Variable) else x for x in inputs]
-    xp = _array_module(arrays) if "cupy" in _modules else numpy
+    if xp is None:
+        xp = _array_module(arrays) if "cupy" in _modules else numpy
     try:
         y = op.forward(xp, *arrays)
     except DualgradError:
