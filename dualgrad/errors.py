@@ -78,5 +78,9 @@ def describe_aval(aval):
     dtype = getattr(aval, "dtype", None)
     if shape is None or dtype is None:
         return f"{aval!r} (python {type(aval).__name__})"
+    if getattr(aval, "weak", False):  # a Python scalar: it takes the other inputs' dtype
+        return "python " + {"b": "bool", "i": "int", "u": "int", "c": "complex"}.get(
+            dtype.kind, "float"
+        )
     dims = ",".join(str(d) for d in shape)
     return f"{dtype}[{dims}]"

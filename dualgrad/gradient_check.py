@@ -63,10 +63,10 @@ def check_backward(func, x_data, y_grad, params=(), eps=1e-3, atol=1e-5, rtol=1e
     xs = [numpy.array(x, dtype=dtype or numpy.asarray(x).dtype) for x in _as_tuple(x_data)]
     if no_grads is None:
         no_grads = [x.dtype.kind not in "fc" for x in xs]
-    gys = _as_tuple(y_grad) if y_grad is not None else (None,)
-
     variables = [Variable(x, requires_grad=not ng) for x, ng in zip(xs, no_grads)]
     ys = _as_tuple(func(*variables))
+    # y_grad=None: every output is weighted by ones (not only the first)
+    gys = _as_tuple(y_grad) if y_grad is not None else (None,) * len(ys)
     gys = [
         numpy.ones(y.shape, y.dtype) if gy is None else numpy.asarray(gy, y.dtype)
         for y, gy in zip(ys, gys)

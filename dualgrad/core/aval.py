@@ -38,7 +38,11 @@ def aval_of(x):
     if type(x) in _PYTHON_SCALARS:
         return ShapedArray((), numpy.dtype(numpy.result_type(x)), weak=True)
     array = getattr(x, "_array", x)
-    return ShapedArray(tuple(array.shape), numpy.dtype(array.dtype))
+    try:
+        return ShapedArray(tuple(array.shape), numpy.dtype(array.dtype))
+    except AttributeError:  # a list, a string...: describe it as numpy would see it
+        array = numpy.asarray(array)
+        return ShapedArray(array.shape, array.dtype)
 
 
 def promotion_operand(aval):

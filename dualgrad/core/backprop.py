@@ -8,7 +8,7 @@ into its creator (that is what makes double backprop work without reference cycl
 import heapq
 
 from .._config import config, using_config
-from ..errors import BackwardError, NonFiniteError
+from ..errors import BackwardError, NonFiniteError, ShapeError
 from .variable import Variable, make_output
 
 
@@ -162,30 +162,25 @@ def _deliver_to_leaf(x, gx, targets, found, handed_out):
         return
     if not x.requires_grad:
         return
-    gx = _as_dtype(gx, x.dtype)
     old = x._grad_var
     if old is not None:
         x._grad_var = old + gx
         return
-    array = gx._array
     # NOTE: a leaf's .grad must own its memory, because optimizers and hooks update it in
     # place; gradients arrive as read-only broadcast views (the VJP of sum) or shared
     # with another leaf (the VJP of add), so those are copied.  A recorded gradient
     # (double backprop) keeps its graph instead.
-    if (array.base is not None or id(array) in handed_out) and gx.creator is None:
+    array = gx._array
+    key = id(array)
+    if (array.base is not None or key in handed_out) and gx.creator is None:
         gx = make_output(array.copy(), None, False)
-    handed_out.add(id(array))
+    handed_out.add(key)
     x._grad_var = gx
 
 
 def _as_dtype(gx, dtype):
-    """A gradient has its variable's dtype even where the forward pass promoted it
-    (``x_f32 * f64_array``): parameters and optimizer states stay in their dtype."""
-    if gx.dtype == dtype:
-        return gx
-    from ..ops.elementwise import cast
-
-    return cast(gx, dtype)
+    """``gx`` in its variable's dtype (a starting gradient may come in another one)."""
+    return gx if gx.dtype == dtype else _cast(gx, dtype)
 
 
 def _backward_node(node, gy, debug):
@@ -201,7 +196,14 @@ def _backward_node(node, gy, debug):
         if not need or gx is None:
             continue
         if gx.shape != x.shape:
-            gx = _sum_to(gx, x.shape)
+            try:
+                gx = _sum_to(gx, x.shape)
+            except ShapeError:
+                raise BackwardError(
+                    f"{op.name}.backward returned a gradient of shape {tuple(gx.shape)} for an "
+                    f"input of shape {tuple(x.shape)}; it must return a tuple with one gradient "
+                    "per input, each of its input's shape or of a shape broadcast from it"
+                ) from None
         dtype = gx._array.dtype
         if dtype is not x.dtype and dtype != x.dtype:
             gx = _cast(gx, x.dtype)  # a float32 input gets a float32 gradient

@@ -250,6 +250,11 @@ class Parameter(Variable):
             return "parameter(uninitialized)"
         return "parameter(" + repr(self._array) + ")"
 
+    def __str__(self):
+        if self._array is None:
+            return "parameter(uninitialized)"
+        return f"parameter({self._array})"
+
 
 def as_variable(x):
     """``x`` itself if a Variable, else a Variable wrapping it that needs no gradient."""

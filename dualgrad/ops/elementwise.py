@@ -89,10 +89,16 @@ class Pow(ElementwiseOp):
 
     def backward(self, gy, inputs, y, need):
         a, b = inputs
-        ga = mul(gy, mul(b, power(a, sub(b, 1)))) if need[0] else None
-        # NOTE: log(a) is NaN for a < 0 where only integer exponents are defined; the
-        # gradient for b is then undefined as well, so NaN is the honest answer.
-        gb = mul(gy, mul(y, log(a))) if need[1] else None
+        # NOTE: Python-scalar operands stay Python scalars (weakly typed), so that
+        # x_f32 ** 2 computes its gradient in float32.
+        b_minus_1 = b - 1 if isinstance(b, (int, float)) else sub(b, 1)
+        ga = mul(gy, mul(b, power(a, b_minus_1))) if need[0] else None
+        gb = None
+        if need[1]:
+            # NOTE: log(a) is NaN for a < 0, where only integer exponents are defined;
+            # the gradient for b is undefined there too, so NaN is the honest answer.
+            log_a = math.log(a) if isinstance(a, (int, float)) and a > 0 else log(a)
+            gb = mul(gy, mul(y, log_a))
         return ga, gb
 
     def lower(self, *avals):
