@@ -8,7 +8,10 @@
 array([2., 4., 6.])
 """
 
-from . import ops  # noqa: F401  (installs Variable's operators)
+from . import (
+    initializers,
+    ops,  # noqa: F401  (installs Variable's operators)
+)
 from ._config import config, force_backprop_mode, no_backprop_mode, using_config
 from .backend import get_array_module
 from .core.backprop import grad
@@ -31,5 +34,5 @@ __all__ = [
     "OP_REGISTRY", "BackwardError", "DTypeError", "DeviceError", "DualgradError",
     "NonFiniteError", "Op", "OpError", "Parameter", "ShapeError", "Variable", "apply",
     "as_array", "as_variable", "config", "force_backprop_mode", "get_array_module", "grad",
-    "no_backprop_mode", "using_config",
+    "initializers", "no_backprop_mode", "using_config",
 ]  # fmt: skip

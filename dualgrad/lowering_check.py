@@ -73,7 +73,8 @@ def _index_map(low, arrays, out):
         ]
         data = arrays[source.input]
         safe = tuple(
-            numpy.clip(numpy.where(take, c, 0), 0, max(n - 1, 0)) for c, n in zip(coords, data.shape)
+            numpy.clip(numpy.where(take, c, 0), 0, max(n - 1, 0))
+            for c, n in zip(coords, data.shape)
         )
         if data.size:
             result = numpy.where(take, data[safe] if safe else data[()], result)

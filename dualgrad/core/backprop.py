@@ -193,28 +193,38 @@ def _backward_node(node, gy, debug):
         raise NonFiniteError(f"in the backward pass of {op.name}: {error}") from None
     work = []
     for x, gx, need in zip(node.inputs, gxs, node.need):
-        if not need or gx is None:
+        if gx is None or not need:
             continue
-        if gx.shape != x.shape:
-            try:
-                gx = _sum_to(gx, x.shape)
-            except ShapeError:
-                raise BackwardError(
-                    f"{op.name}.backward returned a gradient of shape {tuple(gx.shape)} for an "
-                    f"input of shape {tuple(x.shape)}; it must return a tuple with one gradient "
-                    "per input, each of its input's shape or of a shape broadcast from it"
-                ) from None
-        dtype = gx._array.dtype
-        if dtype is not x.dtype and dtype != x.dtype:
+        array = gx._array
+        if array.shape != x.shape:
+            gx = _fit_shape(op, gx, x)
+            array = gx._array
+        if array.dtype is not x.dtype and array.dtype != x.dtype:
             gx = _cast(gx, x.dtype)  # a float32 input gets a float32 gradient
-        if debug and not bool(gx.xp.isfinite(gx._array).all()):
-            raise NonFiniteError(
-                f"the gradient computed by {op.name}.backward contains NaN or Inf "
-                f"(input {tuple(x.shape)} {x.dtype})\n"
-                "  fix: look for a NaN/Inf in the forward pass first (dg.config.debug checks it)"
-            )
+        if debug:
+            _check_finite(op, gx, x)
         work.append((x, gx))
     return work
+
+
+def _fit_shape(op, gx, x):
+    try:
+        return _sum_to(gx, x.shape)
+    except ShapeError:
+        raise BackwardError(
+            f"{op.name}.backward returned a gradient of shape {tuple(gx.shape)} for an "
+            f"input of shape {tuple(x.shape)}; it must return a tuple with one gradient "
+            "per input, each of its input's shape or of a shape broadcast from it"
+        ) from None
+
+
+def _check_finite(op, gx, x):
+    if not bool(gx.xp.isfinite(gx._array).all()):
+        raise NonFiniteError(
+            f"the gradient computed by {op.name}.backward contains NaN or Inf "
+            f"(input {tuple(x.shape)} {x.dtype})\n"
+            "  fix: look for a NaN/Inf in the forward pass first (dg.config.debug checks it)"
+        )
 
 
 def _cast(gx, dtype):

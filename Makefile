@@ -1,0 +1,36 @@
+# Set-up and everyday commands. Everything runs inside .venv, created on first use.
+#   make demo   train the eager example (creates .venv and installs the project)
+#   make test   lint, then the whole test suite
+#   make lint   ruff only
+#   make bench  eager-overhead benchmark (updates bench/RESULTS.md)
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# Reinstall only when the project's dependencies change.
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install -e '.[test]'
+	touch $@
+
+demo: $(STAMP)
+	$(PY) examples/eager_mlp.py
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+
+test: lint
+	$(PY) -m pytest
+
+bench: $(STAMP)
+	$(PY) bench/eager_overhead.py
+
+clean:
+	rm -rf build .pytest_cache .ruff_cache .hypothesis
+	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
