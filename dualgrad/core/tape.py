@@ -20,6 +20,18 @@ from .variable import Variable, make_output
 _ndarray = numpy.ndarray
 _modules = sys.modules
 
+# The active tracer (compiled mode), or None.  When set, every op application goes to
+# ``TRACER.apply(op, inputs, xp)`` instead, which records it into a graph (and may run
+# it); eager code therefore needs no change to be traced.  Set it with ``set_tracer``.
+TRACER = None
+
+
+def set_tracer(tracer):
+    """Install ``tracer`` (or None) and return the previous one."""
+    global TRACER
+    previous, TRACER = TRACER, tracer
+    return previous
+
 
 class Node:
     """One recorded op application: what ``backward`` needs to run the op's VJP."""
@@ -75,6 +87,8 @@ def apply(op, inputs, xp=None):
     >>> dg.apply(Exp(), (np.zeros(2),)).array
     array([1., 1.])
     """
+    if TRACER is not None:
+        return TRACER.apply(op, inputs, xp)
     if len(inputs) == 2:
         a, b = inputs
         arrays = (
