@@ -148,15 +148,24 @@ class Link:
     def to_device(self, device):
         """Move every parameter and persistent array to ``'cpu'`` or ``'gpu'``, in place."""
         for link in self.links():
-            for param in link.params(include_uninit=True):
-                if param.array is not None:
-                    param.to_device(device)
-            for name in link._persistent:
-                value = link.__dict__[name]
-                if hasattr(value, "shape"):
-                    object.__setattr__(link, name, to_device(value, device))
-            link._device = str(device)
+            link._move_own_arrays(device)
         return self
+
+    def _move_own_arrays(self, device):
+        """Move this link's own parameters and persistents (not its children's).
+
+        Links holding other arrays (a recurrent link's state) extend this, so the arrays
+        move too when a parent chain is moved.
+        """
+        for name in self._params:
+            param = self.__dict__[name]
+            if param.array is not None:
+                param.to_device(device)
+        for name in self._persistent:
+            value = self.__dict__[name]
+            if hasattr(value, "shape"):
+                object.__setattr__(self, name, to_device(value, device))
+        self._device = str(device)
 
     def to_cpu(self):
         return self.to_device("cpu")
@@ -180,10 +189,11 @@ class Link:
         clone._persistent = list(self._persistent)
         for name in self._params:
             clone.__dict__[name] = _copy_param(self.__dict__[name], mode)
-        for name in self._persistent:
-            value = self.__dict__[name]
-            if hasattr(value, "copy"):
-                clone.__dict__[name] = value.copy()
+        if mode != "share":  # 'share' shares running statistics too, as in Chainer
+            for name in self._persistent:
+                value = self.__dict__[name]
+                if hasattr(value, "copy"):
+                    clone.__dict__[name] = value.copy()
         return clone
 
     def copyparams(self, link):
@@ -280,7 +290,8 @@ class Chain(Link):
             yield name, self.__dict__[name]
 
     def namedparams(self, include_uninit=True):
-        yield from super().namedparams(include_uninit)
+        # Link's, not super(): ChainList borrows this method
+        yield from Link.namedparams(self, include_uninit)
         for name, child in self.namedchildren():
             for path, param in child.namedparams(include_uninit):
                 yield "/" + name + path, param
@@ -301,7 +312,7 @@ class Chain(Link):
         return clone
 
     def serialize(self, serializer):
-        super().serialize(serializer)
+        Link.serialize(self, serializer)  # not super(): ChainList borrows this method
         for name, child in self.namedchildren():
             child.serialize(serializer[name])
 

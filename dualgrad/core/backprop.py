@@ -9,7 +9,16 @@ import heapq
 
 from .._config import config, using_config
 from ..errors import BackwardError, NonFiniteError, ShapeError
+from .tape import _input_ref
 from .variable import Variable, make_output
+
+
+_SECOND_TIME = (
+    "backward() through {name} a second time: the graph behind it was freed by the first "
+    "backward(). Pass retain_graph=True to the first call to backward through it again; for "
+    "truncated backpropagation through time, call loss.unchain_backward() after backward() "
+    "and build the next segment from the (now cut) state"
+)
 
 
 def _initial_grad(var, grad=None):
@@ -134,11 +143,7 @@ def _run(starts, retain_grad, double, retain_graph, targets):
                     for x in target_nodes[id(node)]:
                         found[id(x)] = _as_dtype(gy, x.dtype)
                 if node.released:
-                    raise BackwardError(
-                        f"backward() through {node.op.name} a second time: its graph was freed "
-                        "by the first backward(); pass retain_graph=True to the first call, or "
-                        "recompute the forward pass"
-                    )
+                    raise BackwardError(_SECOND_TIME.format(name=node.op.name))
                 if retain_grad:
                     out = node.output_ref()
                     if out is not None:
@@ -146,13 +151,21 @@ def _run(starts, retain_grad, double, retain_graph, targets):
                         handed_out.add(id(gy._array))
                 work = _backward_node(node, gy, debug)
                 if not retain_graph:
-                    node.released = True
-                    node.inputs = None
-                    node.saved_output = None
+                    _release(node)
     finally:
         for entry in heap:  # only non-empty when backward failed part-way
             entry[2].grad = None
     return found
+
+
+def _release(node):
+    """Free the arrays ``node`` holds for backward.  Its inputs become light references,
+    so the graph keeps its shape: ``unchain_backward()`` can still walk and cut it, and a
+    second backward through it raises instead of computing with freed data."""
+    node.released = True
+    node.saved_output = None
+    if node.op.saves_inputs:
+        node.inputs = tuple(map(_input_ref, node.inputs))
 
 
 def _deliver_to_leaf(x, gx, targets, found, handed_out):

@@ -147,7 +147,7 @@ class Variable:
         while stack:
             node = stack.pop()
             if id(node) in seen or node.inputs is None:
-                continue
+                continue  # already cut
             seen.add(id(node))
             for x in node.inputs:
                 creator = getattr(x, "creator", None)
@@ -156,6 +156,9 @@ class Variable:
             node.released = True
             node.inputs = None
             node.saved_output = None
+            out = node.output_ref()
+            if out is not None:  # every variable behind this one becomes a root too
+                out.unchain()
         self.unchain()
 
     # -- conversions --------------------------------------------------------------------

@@ -360,3 +360,38 @@ def test_ops_that_save_their_output_free_their_input():
     assert alive() is None
     y.sum().backward()
     numpy.testing.assert_allclose(x.grad, 2.0 * numpy.exp([2.0, 4.0]))
+
+
+def test_truncated_bptt_with_a_stored_state_needs_no_retain_graph():
+    """Chainer's pattern: the hidden state outlives the segment whose graph backward()
+    freed; the next segment's gradient stops at it instead of failing."""
+    w = dg.Variable(numpy.array([0.5]))
+    h = dg.Variable(numpy.array([1.0]), requires_grad=False)
+    grads = []
+    for _segment in range(3):
+        loss = None
+        for _step in range(2):
+            h = ew.tanh(h * w)
+            loss = h if loss is None else loss + h
+        w.cleargrad()
+        loss.backward()
+        loss.unchain_backward()
+        grads.append(float(w.grad[0]))
+    assert all(numpy.isfinite(grads)) and len(set(grads)) == 3
+
+
+def test_freed_state_without_unchain_backward_is_an_error_not_a_silent_cut():
+    w = dg.Variable(numpy.array([0.5]))
+    h = ew.tanh(w * 2.0)
+    (h * 3.0).sum().backward()
+    with pytest.raises(dg.BackwardError, match="unchain_backward"):
+        (h * w).sum().backward()
+
+
+def test_second_backward_error_mentions_retain_graph_and_unchain_backward():
+    x = dg.Variable(numpy.array([0.5]))
+    y = ew.tanh(x).sum()
+    y.backward()
+    with pytest.raises(dg.BackwardError, match="retain_graph=True") as info:
+        y.backward()
+    assert "unchain_backward" in str(info.value)
