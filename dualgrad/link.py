@@ -215,10 +215,16 @@ class Link:
             param = self.__dict__[name]
             value = serializer(name, param.array)
             if param.array is None and value is not None:
-                param._array = value
+                # A lazy parameter takes the stored array, in its initializer's dtype
+                # (if it names one) and on the link's device.
+                dtype = getattr(param.initializer, "dtype", None) or value.dtype
+                param._array = to_device(numpy.asarray(value, dtype=dtype), self._device)
         for name in self._persistent:
-            value = serializer(name, self.__dict__[name])
-            if value is not None and not hasattr(self.__dict__[name], "shape"):
+            current = self.__dict__[name]
+            value = serializer(name, current)
+            # Arrays are loaded in place (the same object comes back); scalars, strings
+            # and values that were None come back as new objects.
+            if value is not None and value is not current:
                 object.__setattr__(self, name, value)
 
     def repr_params(self):
@@ -238,6 +244,7 @@ def _copy_param(param, mode):
     new.name = param.name
     new._unchained = False
     new.initializer = param.initializer
+    new.update_rule = None
     if param.array is not None:
         if mode == "copy":
             new._array = param.array.copy()

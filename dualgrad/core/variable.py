@@ -214,9 +214,10 @@ class Parameter(Variable):
     (links use this to infer input sizes on the first call).
     """
 
-    __slots__ = ("initializer",)
+    __slots__ = ("initializer", "update_rule")
 
     def __init__(self, initializer=None, shape=None, name=None):
+        self.update_rule = None  # set by optimizer.setup(link)
         if _is_array(initializer):
             super().__init__(initializer, name=name)
             self.initializer = None
@@ -234,6 +235,11 @@ class Parameter(Variable):
         self.requires_grad = True
         if shape is not None:
             self.initialize(shape)
+
+    def update(self):
+        """Apply this parameter's update rule (set by ``optimizer.setup``), if any."""
+        if self.update_rule is not None:
+            self.update_rule.update(self)
 
     def initialize(self, shape):
         shape = (shape,) if isinstance(shape, (int, numpy.integer)) else tuple(shape)
