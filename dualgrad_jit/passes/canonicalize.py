@@ -1,0 +1,150 @@
+"""Canonicalisation: remove identities and merge chained views.
+
+Every rule here is exact (the result is bitwise the same, up to the sign of a zero
+where noted) and only fires when the replacement has the same shape and dtype as what
+it replaces: ``x * 1.0`` with an integer ``x`` is a float array, not ``x``, and stays.
+"""
+
+from dualgrad.ops.elementwise import Add, Div, Mul, Neg, Sub
+from dualgrad.ops.view import BroadcastTo, Reshape, Transpose
+
+from ..ir.graph import Const
+from .rules import apply_rules, defining, is_number, other_operand, same_type
+
+
+def multiply_by_one(eq, builder):
+    """``x * 1 -> x`` and ``1 * x -> x``: exact (IEEE multiplication by 1 is the
+    identity, NaN and signed zeros included)."""
+    if not isinstance(eq.op, Mul):
+        return None
+    return same_type(other_operand(eq, 1), eq)
+
+
+def add_zero(eq, builder):
+    """``x + 0 -> x`` and ``0 + x -> x``: exact except for ``x = -0.0``, where IEEE
+    addition gives ``+0.0``; the two zeros compare equal and only a later division by
+    that zero could tell them apart."""
+    if not isinstance(eq.op, Add):
+        return None
+    return same_type(other_operand(eq, 0), eq)
+
+
+def subtract_zero(eq, builder):
+    """``x - 0 -> x``: exact (``-0.0 - 0.0`` is ``-0.0``)."""
+    if not isinstance(eq.op, Sub) or not is_number(eq.inputs[1], 0):
+        return None
+    return same_type(eq.inputs[0], eq)
+
+
+def divide_by_one(eq, builder):
+    """``x / 1 -> x``: exact."""
+    if not isinstance(eq.op, Div) or not is_number(eq.inputs[1], 1):
+        return None
+    return same_type(eq.inputs[0], eq)
+
+
+def double_negation(eq, builder):
+    """``-(-x) -> x``: exact (negation only flips the sign bit)."""
+    if not isinstance(eq.op, Neg):
+        return None
+    inner = defining(builder, eq.inputs[0], Neg)
+    return same_type(inner.inputs[0], eq) if inner is not None else None
+
+
+def negation_of_quotient(eq, builder):
+    """``-(a / c) -> (-a) / c`` for a constant ``c``: exact (IEEE division is symmetric
+    in sign).  Moves negations towards the leaves, where stabilisation looks for them
+    (``-mean(picked log-probabilities)`` is a cross entropy)."""
+    if not isinstance(eq.op, Neg):
+        return None
+    quotient = defining(builder, eq.inputs[0], Div)
+    if quotient is None or not isinstance(quotient.inputs[1], Const):
+        return None
+    numerator, denominator = quotient.inputs
+    if numerator.aval != eq.out.aval:  # only where neither side broadcasts
+        return None
+    return builder.apply(quotient.op, (builder.apply(eq.op, (numerator,)), denominator))
+
+
+def reshape_to_same_shape(eq, builder):
+    """``reshape(x, x.shape) -> x``: the identity."""
+    if not isinstance(eq.op, Reshape):
+        return None
+    return same_type(eq.inputs[0], eq)
+
+
+def reshape_of_reshape(eq, builder):
+    """``reshape(reshape(x, s1), s2) -> reshape(x, s2)``: exact, both read ``x`` in
+    row-major order."""
+    if not isinstance(eq.op, Reshape):
+        return None
+    inner = defining(builder, eq.inputs[0], Reshape)
+    if inner is None:
+        return None
+    return builder.apply(eq.op, (inner.inputs[0],))
+
+
+def identity_transpose(eq, builder):
+    """``transpose(x, (0, 1, ..., n-1)) -> x``: the identity permutation."""
+    if not isinstance(eq.op, Transpose):
+        return None
+    ndim = eq.out.aval.ndim
+    if tuple(a % ndim for a in eq.op.axes) != tuple(range(ndim)):
+        return None
+    return same_type(eq.inputs[0], eq)
+
+
+def transpose_of_transpose(eq, builder):
+    """``transpose(transpose(x, p), q) -> transpose(x, r)`` with ``r[k] = p[q[k]]``:
+    output axis ``k`` is axis ``q[k]`` of the inner result, which is axis ``p[q[k]]``
+    of ``x``.  Exact: a permutation of a permutation."""
+    if not isinstance(eq.op, Transpose):
+        return None
+    inner = defining(builder, eq.inputs[0], Transpose)
+    if inner is None:
+        return None
+    ndim = eq.out.aval.ndim
+    p = tuple(a % ndim for a in inner.op.axes)
+    q = tuple(a % ndim for a in eq.op.axes)
+    return builder.apply(Transpose(tuple(p[k] for k in q)), (inner.inputs[0],))
+
+
+def broadcast_to_same_shape(eq, builder):
+    """``broadcast_to(x, x.shape) -> x``: the identity (only when nothing broadcasts)."""
+    if not isinstance(eq.op, BroadcastTo):
+        return None
+    return same_type(eq.inputs[0], eq)
+
+
+def broadcast_of_broadcast(eq, builder):
+    """``broadcast_to(broadcast_to(x, s1), s2) -> broadcast_to(x, s2)``: broadcasting
+    only repeats elements, and every element of ``s2`` still reads the same one of
+    ``x``."""
+    if not isinstance(eq.op, BroadcastTo):
+        return None
+    inner = defining(builder, eq.inputs[0], BroadcastTo)
+    if inner is None:
+        return None
+    return builder.apply(eq.op, (inner.inputs[0],))
+
+
+CANONICALIZE_RULES = (
+    multiply_by_one, add_zero, subtract_zero, divide_by_one, double_negation,
+    negation_of_quotient, reshape_to_same_shape, reshape_of_reshape, identity_transpose,
+    transpose_of_transpose, broadcast_to_same_shape, broadcast_of_broadcast,
+)  # fmt: skip
+
+
+def canonicalize(graph, on_fire=None):
+    """The graph with identities removed and chained views merged (``CANONICALIZE_RULES``).
+
+    >>> import numpy
+    >>> from dualgrad.ops.elementwise import Mul
+    >>> from dualgrad_jit.ir import GraphBuilder
+    >>> b = GraphBuilder()
+    >>> x = b.add_input(numpy.zeros(3))
+    >>> print(canonicalize(b.build([b.apply(Mul(), (x, 1.0))])))
+    { lambda %0:f64[3] ;
+     } -> (%0)
+    """
+    return apply_rules(graph, CANONICALIZE_RULES, on_fire)
