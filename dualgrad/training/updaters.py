@@ -1,0 +1,5 @@
+"""Chainer's ``training.updaters`` spelling: ``training.updaters.StandardUpdater``."""
+
+from .updater import StandardUpdater, Updater
+
+__all__ = ["StandardUpdater", "Updater"]
