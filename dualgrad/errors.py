@@ -84,3 +84,12 @@ def describe_aval(aval):
         )
     dims = ",".join(str(d) for d in shape)
     return f"{dtype}[{dims}]"
+
+
+class ConcretizationError(DualgradError, TypeError):
+    """Traced or symbolic code asked for a concrete Python value that does not exist yet
+    (``bool(x > 0)`` on a symbolic ``x``).  The message says what to use instead."""
+
+
+class TracerLeakError(DualgradError, RuntimeError):
+    """A value from a finished trace was used outside it."""

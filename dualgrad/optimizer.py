@@ -30,55 +30,15 @@ import copy
 import numpy
 
 from ._config import no_backprop_mode
-from .backend import get_array_module, to_device
+from .backend import get_array_module
+from .core.state import assign  # noqa: F401  (the one write point, re-exported)
 from .core.variable import Variable
-from .errors import DTypeError, ShapeError
+from .errors import DTypeError
 from .link import Link
 from .serializers.base import Deserializer
 
 
 # -- the single write point ---------------------------------------------------------------
-def assign(target, value):
-    """Write ``value`` into ``target.array``; the ONE write point of optimizers.
-
-    ``target`` is anything with an ``.array`` (a ``Parameter``, a gradient Variable
-    ``param.grad_var``, an optimizer state holder); ``value`` is a Variable, an array or
-    a scalar.  When ``target`` already holds an array, the value is copied INTO it
-    (same object, same dtype, same device; a value of another dtype is cast), so
-    arrays shared with ``Link.copy()`` or with the caller see the update.  An empty
-    target (``array is None``) is bound to the value.
-
-    Every parameter, gradient and state write of ``dualgrad.optimizer``,
-    ``dualgrad.optimizers`` and ``dualgrad.optimizer_hooks`` goes through this
-    function, so a tracer that compiles a training step intercepts all of them by
-    replacing this one function.
-
-    >>> import numpy as np, dualgrad as dg
-    >>> p = dg.Parameter(np.zeros(2, np.float32))
-    >>> before = p.array
-    >>> _ = assign(p, np.array([1.0, 2.0]))        # float64 value, float32 target
-    >>> p.array, p.array is before
-    (array([1., 2.], dtype=float32), True)
-    """
-    array = value.array if isinstance(value, Variable) else value
-    current = target.array
-    if current is None:
-        target.array = numpy.asarray(array) if numpy.isscalar(array) else array
-        return target
-    shape = numpy.shape(array)
-    if shape != current.shape:
-        raise ShapeError(
-            "assign", f"cannot write a value of shape {shape} into an array of shape "
-            f"{current.shape}",
-            hint="an update must keep the parameter's shape; check the update rule's math "
-            "(a reduction or broadcast that changed the shape)",
-        )
-    if get_array_module(array) is not get_array_module(current):
-        array = to_device(array, "cpu" if isinstance(current, numpy.ndarray) else "gpu")
-    current[...] = array
-    return target
-
-
 def check_eps(optimizer_name, eps, dtype):
     """Raise when ``eps`` rounds to 0 in ``dtype`` (1e-8 in float16): the division it
     guards would then produce Inf."""

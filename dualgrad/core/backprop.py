@@ -12,7 +12,6 @@ from ..errors import BackwardError, NonFiniteError, ShapeError
 from .tape import _input_ref
 from .variable import Variable, make_output
 
-
 _SECOND_TIME = (
     "backward() through {name} a second time: the graph behind it was freed by the first "
     "backward(). Pass retain_graph=True to the first call to backward through it again; for "

@@ -112,6 +112,13 @@ def apply(op, inputs, xp=None):
         y = numpy.asarray(y)
     if config.debug:
         _check_output(op, inputs, y, xp)
+    return record(op, inputs, y)
+
+
+def record(op, inputs, y):
+    """Wrap ``y`` (what ``op`` computed from ``inputs``) as a Variable, recording a tape node
+    when backprop is on and some input wants a gradient.  ``y`` may be an abstract array
+    (symbolic evaluation): only its shape and dtype are used here."""
     if not config.enable_backprop or y.dtype.kind not in "fc":
         return make_output(y, None, False)
 
@@ -141,6 +148,16 @@ def apply(op, inputs, xp=None):
     out = make_output(y, node, True)
     node.output_ref = _weakref(out)
     return out
+
+
+def apply_eagerly(op, inputs, xp=None):
+    """``apply`` bypassing any installed tracer (a tracer runs ops through this)."""
+    global TRACER
+    tracer, TRACER = TRACER, None
+    try:
+        return apply(op, inputs, xp)
+    finally:
+        TRACER = tracer
 
 
 def _explain_failure(op, inputs, error):

@@ -2,8 +2,9 @@
 
 import numpy
 
-from ..backend import get_array_module
+from .._config import no_backprop_mode
 from ..core.aval import aval_of
+from ..core.variable import Variable
 from ..errors import ShapeError
 from ..ops import elementwise as ew
 from ..ops import reduce, view
@@ -45,11 +46,16 @@ def _scale_shift(centered, var, gamma, beta, eps, shape):
 
 
 def _update_running(running, value, decay):
-    """``running = decay * running + (1 - decay) * value``, in place (as Chainer does)."""
-    array = getattr(running, "_array", running)
-    xp = get_array_module(array)
-    array *= decay
-    array += (1.0 - decay) * xp.asarray(value).reshape(array.shape).astype(array.dtype)
+    """``running = decay * running + (1 - decay) * value``, in place (as Chainer does),
+    computed with ops and written through the one state-write point."""
+    from ..core.state import assign
+    from ..ops import view
+
+    with no_backprop_mode():
+        current = running if isinstance(running, Variable) else Variable(
+            running, requires_grad=False)
+        new = current * decay + view.reshape(value, current.shape) * (1.0 - decay)
+        assign(running, ew.cast(new, current.dtype))
 
 
 def batch_normalization(x, gamma, beta, eps=2e-5, running_mean=None, running_var=None,
@@ -71,10 +77,10 @@ def batch_normalization(x, gamma, beta, eps=2e-5, running_mean=None, running_var
     mean, centered, var = _moments(x, axes, count)
     y = _scale_shift(centered, var, gamma, beta, eps, shape)
     if running_mean is not None:
-        _update_running(running_mean, mean.array, decay)
+        _update_running(running_mean, mean, decay)
     if running_var is not None:
         adjust = count / max(count - 1.0, 1.0)  # unbiased variance for inference
-        _update_running(running_var, var.array * adjust, decay)
+        _update_running(running_var, var * adjust, decay)
     return y
 
 
