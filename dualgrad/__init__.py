@@ -9,8 +9,21 @@ array([2., 4., 6.])
 """
 
 from . import (
+    cuda,
+    dataset,
+    datasets,
+    functions,
     initializers,
+    iterators,
+    links,
     ops,  # noqa: F401  (installs Variable's operators)
+    optimizer,
+    optimizer_hooks,
+    optimizers,
+    reporter,
+    serializers,
+    training,
+    variable,
 )
 from ._config import config, force_backprop_mode, no_backprop_mode, using_config
 from .backend import get_array_module
@@ -27,12 +40,17 @@ from .errors import (
     OpError,
     ShapeError,
 )
+from .link import Chain, ChainList, Link, Sequential
+from .reporter import report, report_scope
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "OP_REGISTRY", "BackwardError", "DTypeError", "DeviceError", "DualgradError",
-    "NonFiniteError", "Op", "OpError", "Parameter", "ShapeError", "Variable", "apply",
-    "as_array", "as_variable", "config", "force_backprop_mode", "get_array_module", "grad",
-    "initializers", "no_backprop_mode", "using_config",
+    "OP_REGISTRY", "BackwardError", "Chain", "ChainList", "DTypeError", "DeviceError",
+    "DualgradError", "Link", "NonFiniteError", "Op", "OpError", "Parameter", "Sequential",
+    "ShapeError", "Variable", "apply", "as_array", "as_variable", "config", "cuda", "dataset",
+    "datasets", "force_backprop_mode", "functions", "get_array_module", "grad",
+    "initializers", "iterators", "links", "no_backprop_mode", "optimizer", "optimizer_hooks",
+    "optimizers", "report", "report_scope", "reporter", "serializers", "training",
+    "using_config", "variable",
 ]  # fmt: skip

@@ -9,6 +9,8 @@ import heapq
 
 from .._config import config, using_config
 from ..errors import BackwardError, NonFiniteError, ShapeError
+from ..backend import get_array_module
+from . import tape
 from .tape import _input_ref
 from .variable import Variable, make_output
 
@@ -37,7 +39,9 @@ def _initial_grad(var, grad=None):
             "reduce it to a scalar first (e.g. loss = F.sum(y)) "
             "or set y.grad = xp.ones_like(y.array)"
         )
-    return make_output(var.xp.ones_like(var._array), None, False)
+    array = var._array
+    ones = get_array_module(array).ones(array.shape, dtype=array.dtype)
+    return make_output(ones, None, False)
 
 
 def backward(var, retain_grad=False, enable_double_backprop=False, retain_graph=False):
@@ -184,7 +188,8 @@ def _deliver_to_leaf(x, gx, targets, found, handed_out):
     # (double backprop) keeps its graph instead.
     array = gx._array
     key = id(array)
-    if (array.base is not None or key in handed_out) and gx.creator is None:
+    if (array.base is not None or key in handed_out) and gx.creator is None \
+            and tape.TRACER is None:  # a traced run writes fresh arrays back anyway
         gx = make_output(array.copy(), None, False)
     handed_out.add(key)
     x._grad_var = gx

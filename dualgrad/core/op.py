@@ -48,6 +48,15 @@ class Op:
             names.extend(getattr(klass, "__slots__", ()))
         return tuple((n, getattr(self, n)) for n in names)
 
+    def replace(self, **changes):
+        """A copy of this op with some attributes changed (no re-validation)."""
+        clone = object.__new__(type(self))
+        for name, value in self.attrs:
+            object.__setattr__(clone, name, changes.pop(name, value))
+        if changes:
+            raise AttributeError(f"{self.name} has no attributes {sorted(changes)}")
+        return clone
+
     def __eq__(self, other):
         return type(self) is type(other) and self.attrs == other.attrs
 

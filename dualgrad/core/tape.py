@@ -15,6 +15,7 @@ import numpy
 from .._config import config
 from ..errors import DualgradError, NonFiniteError, OpError, user_source_line
 from .aval import aval_of
+from . import variable as variable_module
 from .variable import Variable, make_output
 
 _ndarray = numpy.ndarray
@@ -27,9 +28,13 @@ TRACER = None
 
 
 def set_tracer(tracer):
-    """Install ``tracer`` (or None) and return the previous one."""
+    """Install ``tracer`` (or None) and return the previous one.
+
+    The tracer also sees every conversion of a Variable to Python or to its raw array
+    (``bool``, ``float``, ``int``, ``.item()``, ``.array``): see ``Variable``."""
     global TRACER
     previous, TRACER = TRACER, tracer
+    variable_module.TRACER = tracer
     return previous
 
 

@@ -7,6 +7,10 @@ from ..errors import DTypeError
 
 _ARRAY_TYPES = (numpy.ndarray,)
 
+# The active tracer (set by ``tape.set_tracer``): conversions of Variables to Python
+# values or raw arrays are reported to it, so traced code can be guarded.
+TRACER = None
+
 
 def _is_array(x):
     return isinstance(x, _ARRAY_TYPES) or type(x).__module__.startswith("cupy")
@@ -44,6 +48,8 @@ class Variable:
     # -- array access -----------------------------------------------------------------
     @property
     def array(self):
+        if TRACER is not None:
+            return TRACER.read_array(self)
         return self._array
 
     @array.setter
@@ -76,21 +82,34 @@ class Variable:
         return len(self._array)
 
     def item(self):
-        return self._array.item()
+        return self._to_python("item")
 
     def __bool__(self):
-        return bool(self._array)
+        return self._to_python("bool")
 
     def __float__(self):
-        return float(self._array)
+        return self._to_python("float")
 
     def __int__(self):
-        return int(self._array)
+        return self._to_python("int")
 
     def __index__(self):
-        return self._array.__index__()
+        return self._to_python("index")
+
+    def _to_python(self, kind):
+        """The Python value of the data (a traced run records it as a guard)."""
+        if TRACER is not None:
+            return TRACER.concretize(self, kind)
+        return to_python(self._array, kind)
 
     def __array__(self, dtype=None, copy=None):
+        if TRACER is not None:
+            from ..errors import ConcretizationError
+
+            raise ConcretizationError(
+                "numpy converted a traced Variable to an array, which would compute outside "
+                "the graph; use dualgrad ops (F.*, Variable operators) instead"
+            )
         array = self._array
         if not isinstance(array, numpy.ndarray):
             array = array.get()
@@ -185,6 +204,19 @@ class Variable:
     @property
     def label(self):
         return f"{self.dtype}{list(self.shape)}"
+
+
+def to_python(array, kind):
+    """``bool``/``float``/``int``/``index``/``item`` of an array, as Python does it."""
+    if kind == "bool":
+        return bool(array)
+    if kind == "float":
+        return float(array)
+    if kind == "int":
+        return int(array)
+    if kind == "index":
+        return array.__index__()
+    return array.item()
 
 
 def make_output(array, node, requires_grad):

@@ -1,0 +1,188 @@
+"""``dj.jit``: compile eager dualgrad code by tracing it, guarded.
+
+The first call with a new signature runs the Python function eagerly while a tracer
+records every op into a graph (so that call gives exactly eager's results and side
+effects).  Later calls replay the optimised graph without running Python: explicit
+inputs come from the arguments, state (parameters, optimizer state, running
+statistics, captured arrays) is read again on every call, and state writes are applied
+after the run.  Every place the Python code looked at data is a guard: a replay whose
+guards do not hold is discarded (nothing is written back) and the function is traced
+again for the new path.  ``DUALGRAD_DEBUG=1`` explains every retrace in one line.
+"""
+
+import functools
+import sys
+import warnings
+
+import numpy
+
+import dualgrad as dg
+from dualgrad.core import tape
+from dualgrad.core.variable import Variable
+from dualgrad.ops import random as random_ops
+
+from .executable import Executable
+from .trace import Tracer
+
+MAX_VARIANTS = 8
+
+
+class JitWarning(UserWarning):
+    """A jit-compiled function stopped compiling (too many variants) and runs eagerly."""
+
+
+def jit(fn=None, *, static_argnums=(), backend="auto", max_variants=MAX_VARIANTS):
+    """Compile ``fn`` (a function, a Link, or a whole training step) by tracing it.
+
+    >>> import numpy as np, dualgrad as dg, dualgrad_jit as dj
+    >>> f = dj.jit(lambda x: (x * x).sum())
+    >>> float(f(np.arange(3.0)).array), float(f(np.arange(4.0)).array)
+    (5.0, 14.0)
+    """
+    if fn is None:
+        return functools.partial(jit, static_argnums=static_argnums, backend=backend,
+                                 max_variants=max_variants)
+    return JitFunction(fn, static_argnums, backend, max_variants)
+
+
+class JitFunction:
+    """A traced function with its cache of compiled variants (see the module docstring)."""
+
+    def __init__(self, fn, static_argnums=(), backend="auto", max_variants=MAX_VARIANTS):
+        if isinstance(static_argnums, int):
+            static_argnums = (static_argnums,)
+        self.fn = fn
+        self.static_argnums = tuple(static_argnums)
+        self.backend = backend
+        self.max_variants = max_variants
+        self._variants = {}  # signature -> list of Executable (most recently used first)
+        self._eager = {}  # signature -> reason the signature runs eagerly
+        self.stats = {"traces": 0, "replays": 0, "guard_failures": 0, "eager_calls": 0}
+        functools.update_wrapper(self, fn, updated=())
+
+    def __get__(self, obj, objtype=None):
+        return self if obj is None else functools.partial(self, obj)
+
+    # -- calling -----------------------------------------------------------------------
+    def __call__(self, *args):
+        signature = self._signature(args)
+        if signature in self._eager:
+            return self._call_eagerly(args)
+        variants = self._variants.setdefault(signature, [])
+        failures = []
+        for index, executable in enumerate(variants):
+            done, result, why = executable.run(args)
+            if done:
+                self.stats["replays"] += 1
+                if index:
+                    variants.insert(0, variants.pop(index))
+                return result
+            failures.append(why)
+        if failures:
+            self.stats["guard_failures"] += 1
+            _explain(f"retrace {self._name}: {failures[0]}")
+        if len(variants) >= self.max_variants:
+            reason = (f"{self._name} needed more than {self.max_variants} traced variants for "
+                      f"one signature (last: {failures[0] if failures else '?'}); it now runs "
+                      "eagerly for this signature. Data-dependent Python control flow that "
+                      "changes on every call cannot be compiled: use F.where / dj.ifelse")
+            self._eager[signature] = reason
+            warnings.warn(reason, JitWarning, stacklevel=2)
+            return self._call_eagerly(args)
+        return self._trace(signature, args)
+
+    def _call_eagerly(self, args):
+        """Run the Python function as a traced call would see its arguments."""
+        self.stats["eager_calls"] += 1
+        return self.fn(*[self._as_argument(i, a) for i, a in enumerate(args)])
+
+    def _as_argument(self, index, arg):
+        if index in self.static_argnums or not _is_array_like(arg) or isinstance(arg, Variable):
+            return arg
+        return Variable(numpy.asarray(arg) if not hasattr(arg, "shape") else arg,
+                        requires_grad=False)
+
+    def _trace(self, signature, args):
+        self.stats["traces"] += 1
+        tracer = Tracer()
+        traced_args = [self._bind_argument(tracer, i, a) for i, a in enumerate(args)]
+        key, start = random_ops.get_state()
+        previous = tape.set_tracer(tracer)
+        try:
+            result = self.fn(*traced_args)
+        finally:
+            tape.set_tracer(previous)
+        drawn = (random_ops.get_state()[1] - start) & random_ops.MASK64
+        executable = Executable.from_trace(
+            tracer, result, self._explicit_positions(args), backend=self.backend,
+            name=self._name, rng=(start, drawn) if drawn else None,
+        )
+        self._variants[signature].insert(0, executable)
+        _explain(f"traced {self._name} for {signature[0]}: variant "
+                 f"{len(self._variants[signature])}, {len(executable.graph.equations)} ops, "
+                 f"{len(executable.guards)} guards")
+        return result
+
+    def _bind_argument(self, tracer, index, arg):
+        if index in self.static_argnums or not _is_array_like(arg):
+            return arg
+        if isinstance(arg, Variable):
+            tracer.add_input(arg._array)
+            return arg
+        # NOTE: a raw array argument is handed to the function as a Variable (needing no
+        # gradient), so that arithmetic on it is recorded instead of computed by numpy
+        # behind the tracer's back.
+        variable = self._as_argument(index, arg)
+        tracer.add_input(variable._array)
+        return variable
+
+    def _explicit_positions(self, args):
+        return [i for i, a in enumerate(args)
+                if i not in self.static_argnums and _is_array_like(a)]
+
+    # -- the cache key -------------------------------------------------------------------
+    def _signature(self, args):
+        parts = []
+        for index, arg in enumerate(args):
+            if index in self.static_argnums:
+                parts.append(("static", _hashable(arg)))
+            elif _is_array_like(arg):
+                array = arg._array if isinstance(arg, Variable) else arg
+                if not hasattr(array, "shape"):
+                    array = numpy.asarray(array)
+                requires = isinstance(arg, Variable) and arg.requires_grad
+                parts.append((array.dtype.str, tuple(array.shape), requires))
+            else:
+                parts.append(("python", type(arg).__name__, _hashable(arg)))
+        config = (dg.config.train, dg.config.enable_backprop)
+        return (tuple(parts), config)
+
+    @property
+    def _name(self):
+        return getattr(self.fn, "__qualname__", None) or type(self.fn).__name__
+
+    def variants(self, *args):
+        """The compiled variants for the signature of ``args`` (for inspection)."""
+        return list(self._variants.get(self._signature(args), []))
+
+
+def _is_array_like(x):
+    if isinstance(x, (Variable, numpy.ndarray)):
+        return True
+    return type(x).__module__.startswith("cupy") or isinstance(x, (list, range))
+
+
+def _hashable(value):
+    try:
+        hash(value)
+        return value
+    except TypeError:
+        return repr(value)
+
+
+def _explain(message):
+    if dg.config.debug:
+        print(f"[dualgrad_jit] {message}", file=sys.stderr)
+
+
+__all__ = ["JitFunction", "JitWarning", "jit"]
