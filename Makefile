@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml | $(PY)
 	touch $@
 
 demo: $(STAMP)
-	$(PY) examples/eager_mlp.py
+	$(PY) examples/train_digits.py --out result/digits
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -7,8 +7,11 @@ moments) is created on the first update.  ``opt.update()`` applies the rules to 
 gradients already computed; ``opt.update(lossfun, *args)`` computes them first.
 
 The update math is written with dualgrad ops on Variables (under ``no_backprop_mode``),
-and every write of a parameter, a gradient or an optimizer state goes through
-``assign``: the one place where values flow back into the model.
+and every write of a parameter, a gradient, an optimizer state or a step counter goes
+through ``assign``: the one place where values flow back into the model.  No Python
+number frozen at trace time enters the math (counters ``t`` are 0-d arrays counted with
+ops, hyperparameters are ``LiveValue``s), so a step compiled by ``dj.jit`` replays what
+eager code computes, with the current ``lr`` and ``t``.
 
 >>> import numpy as np, dualgrad as dg
 >>> from dualgrad.optimizers import SGD
@@ -31,14 +34,15 @@ import numpy
 
 from ._config import no_backprop_mode
 from .backend import get_array_module
-from .core.state import assign  # noqa: F401  (the one write point, re-exported)
+from .core import tape
+from .core.state import assign  # the one write point, re-exported
 from .core.variable import Variable
 from .errors import DTypeError
 from .link import Link
+from .ops import elementwise as ew
 from .serializers.base import Deserializer
 
 
-# -- the single write point ---------------------------------------------------------------
 def check_eps(optimizer_name, eps, dtype):
     """Raise when ``eps`` rounds to 0 in ``dtype`` (1e-8 in float16): the division it
     guards would then produce Inf."""
@@ -47,6 +51,111 @@ def check_eps(optimizer_name, eps, dtype):
             optimizer_name, f"eps={eps} is 0 in {numpy.dtype(dtype).name}",
             hint="use float32 parameters, or a larger eps that the dtype can represent",
         )
+
+
+# -- values read again on every use (and by every compiled replay) -------------------------
+class LiveValue(Variable):
+    """A 0-d Variable whose array is ``getattr(owner, name)`` at the moment it is read.
+
+    Update math reads hyperparameters (``lr``, a hook's ``rate``) through it.  A tracer
+    lifts it as state, so a compiled step reads the value again on every replay: a new
+    ``opt.lr`` takes effect without retracing (a Python float would be frozen into the
+    graph).  Numbers are float64, as the Python float they stand for; flags are bool.
+    """
+
+    __slots__ = ("_owner", "_key", "_value", "_cache")
+
+    def __init__(self, owner, key):  # (Variable.__init__ would bind an array)
+        self._owner, self._key = owner, key
+        self._value = self._cache = None
+        self._grad_var = self.creator = None
+        self.requires_grad = self._unchained = False
+        self.name = key
+
+    @property
+    def _array(self):
+        value = getattr(self._owner, self._key)
+        if self._cache is None or type(value) is not type(self._value) or value != self._value:
+            flag = isinstance(value, (bool, numpy.bool_))
+            self._value = value
+            self._cache = numpy.asarray(value, dtype=bool if flag else numpy.float64)
+        return self._cache
+
+    def __reduce__(self):  # copies follow the copied owner
+        return type(self), (self._owner, self._key)
+
+
+def live_value(owner, name):
+    """The ``LiveValue`` of ``owner.<name>`` (one per owner and name, kept on the owner)."""
+    cache = owner.__dict__.setdefault("_live_values", {})
+    live = cache.get(name)
+    if live is None or live._owner is not owner:  # (a shallow copy shares the dict)
+        live = cache[name] = LiveValue(owner, name)
+    return live
+
+
+def cast_like(x, param):
+    """The 0-d value ``x`` in ``param``'s dtype and on its device, ready to meet its
+    arrays: float64 hyperparameter math rounded once, as a Python float would be."""
+    cast = _CASTS.get(param.dtype)
+    if cast is None:
+        cast = _CASTS[param.dtype] = ew.Cast(param.dtype)
+    return tape.apply(cast, (x,), get_array_module(param._array))
+
+
+_CASTS = {}
+
+
+def setting(owner, name):
+    """``getattr(owner, name)``: a Python setting that decides WHICH ops run (a flag such
+    as ``amsgrad``, a configuration id).  While tracing, the value is also guarded:
+    a compiled replay reads it again and retraces when it changed, instead of replaying
+    the structure of the old setting."""
+    value = getattr(owner, name)
+    tracer = tape.TRACER
+    if tracer is not None and not getattr(tracer, "abstract", False):  # (symbolic: no replays)
+        bool(ew.equal(live_value(owner, name), value))
+    return value
+
+
+_CONFIGURATIONS = {}
+
+
+def _configuration_id(key):
+    """A small int naming ``key`` (a tuple saying which hooks and rules run): equal
+    configurations get equal ids, so switching back and forth reuses compiled code."""
+    return _CONFIGURATIONS.setdefault(key, len(_CONFIGURATIONS))
+
+
+def _guard_configuration(owner):
+    """While tracing, guard ``owner._configuration`` (eager code never needs it)."""
+    if tape.TRACER is not None:
+        setting(owner, "_configuration")
+
+
+class _Counter:
+    """``obj.t``: a step count kept as a 0-d int64 array in ``obj.<holder>`` (a Variable).
+
+    Reading gives a Python int (a guard when traced code reads it; the library never
+    does inside ``update``); setting writes through ``assign``.  ``count`` advances it
+    with an op, so a compiled step counts on every replay."""
+
+    def __init__(self, holder):
+        self._holder = holder
+
+    def __get__(self, obj, owner=None):
+        return self if obj is None else int(obj.__dict__[self._holder])
+
+    def __set__(self, obj, value):
+        holder = obj.__dict__.get(self._holder)
+        if holder is None:
+            holder = Variable(numpy.zeros((), numpy.int64), requires_grad=False)
+            obj.__dict__[self._holder] = holder
+        assign(holder, value)
+
+    @staticmethod
+    def count(holder):
+        assign(holder, ew.add(holder, 1))
 
 
 # -- hyperparameters -----------------------------------------------------------------------
@@ -79,7 +188,7 @@ class Hyperparameter:
     def get_dict(self):
         """Every value visible from here (own values override the parent's)."""
         values = {} if self._parent is None else self._parent.get_dict()
-        values.update((k, v) for k, v in self.__dict__.items() if k != "_parent")
+        values.update((k, v) for k, v in self.__dict__.items() if not k.startswith("_"))
         return values
 
     def __repr__(self):
@@ -101,6 +210,41 @@ class HyperparameterProxy:
 
     def __set__(self, obj, value):
         setattr(obj.hyperparam, self._name, value)
+
+
+# -- hooks ---------------------------------------------------------------------------------
+class _Hooks:
+    """Named 'pre' and 'post' hooks, run in the order they were added."""
+
+    def _add_hook(self, hook, name, timing):
+        if timing not in ("pre", "post"):
+            raise ValueError(f"timing must be 'pre' or 'post', got {timing!r}")
+        name = _hook_name(hook, name)
+        if name in self._pre_update_hooks or name in self._post_update_hooks:
+            raise KeyError(f"hook {name!r} already exists; pass another name=")
+        hooks = self._pre_update_hooks if timing == "pre" else self._post_update_hooks
+        hooks[name] = hook
+
+    def remove_hook(self, name):
+        for hooks in (self._pre_update_hooks, self._post_update_hooks):
+            if name in hooks:
+                del hooks[name]
+                return
+        raise KeyError(f"no hook named {name!r}")
+
+    def _hooks_key(self):
+        return tuple(tuple((name, id(hook)) for name, hook in hooks.items())
+                     for hooks in (self._pre_update_hooks, self._post_update_hooks))
+
+
+def _hook_name(hook, name):
+    if not callable(hook):
+        raise TypeError(f"a hook must be callable, got {type(hook).__name__}")
+    if name is None:
+        name = getattr(hook, "name", None) or getattr(hook, "__name__", None)
+    if name is None:
+        raise ValueError("the hook has no name; pass add_hook(hook, name='...')")
+    return name
 
 
 # -- per-parameter rules -------------------------------------------------------------------
@@ -139,15 +283,18 @@ class UpdateState(collections.abc.MutableMapping):
         return "UpdateState(" + ", ".join(f"{k}: {a.shape}" for k, a in self.items()) + ")"
 
 
-class UpdateRule:
+class UpdateRule(_Hooks):
     """How one parameter is updated from its gradient.
 
     ``hyperparam`` falls back to the optimizer's; ``state`` is created by
     ``init_state(param)`` on the first update (``None`` before); ``enabled = False``
     freezes the parameter; ``t`` counts this parameter's updates.  Subclasses
-    implement ``update_core(param)`` with dualgrad ops and ``assign`` (or Chainer's
-    ``update_core_cpu`` / ``update_core_gpu``).
+    implement ``update_core(param)`` with dualgrad ops and ``assign``, reading
+    hyperparameters with ``self.live(name)`` and flags with ``self.flag(name)`` (or
+    Chainer's ``update_core_cpu`` / ``update_core_gpu``, which cannot be compiled).
     """
+
+    t = _Counter("_t")
 
     def __init__(self, parent_hyperparam=None):
         self.hyperparam = Hyperparameter(parent_hyperparam)
@@ -163,20 +310,16 @@ class UpdateRule:
 
     def add_hook(self, hook, name=None, timing="pre"):
         """Call ``hook(rule, param)`` before (``'pre'``) or after (``'post'``) updates."""
-        if timing not in ("pre", "post"):
-            raise ValueError(f"timing must be 'pre' or 'post', got {timing!r}")
-        name = _hook_name(hook, name)
-        if name in self._pre_update_hooks or name in self._post_update_hooks:
-            raise KeyError(f"hook {name!r} already exists; pass another name=")
-        hooks = self._pre_update_hooks if timing == "pre" else self._post_update_hooks
-        hooks[name] = hook
+        self._add_hook(hook, name, timing)
 
-    def remove_hook(self, name):
-        for hooks in (self._pre_update_hooks, self._post_update_hooks):
-            if name in hooks:
-                del hooks[name]
-                return
-        raise KeyError(f"no hook named {name!r}")
+    def live(self, name):
+        """Hyperparameter ``name`` as a 0-d float64 ``LiveValue`` (read on every use)."""
+        return live_value(self.hyperparam, name)
+
+    def flag(self, name):
+        """Hyperparameter ``name`` as a Python value that decides which ops run
+        (guarded while tracing: see ``setting``)."""
+        return setting(self.hyperparam, name)
 
     def update(self, param):
         """Update ``param`` from ``param.grad``.
@@ -184,9 +327,22 @@ class UpdateRule:
         Skipped when the rule is disabled, the parameter is uninitialized, or it has no
         gradient (it took no part in the loss); ``t`` then does not advance.
         """
-        if not self.enabled or param.array is None or param.grad_var is None:
+        _guard_configuration(self)
+        self._update(param)
+
+    @property
+    def _configuration(self):
+        """What ``update`` runs (enabled or not, its hooks), as an id guarded while
+        tracing: a compiled step retraces when it changes."""
+        return _configuration_id(self._structure())
+
+    def _structure(self):
+        return (id(self), bool(self.enabled), self._hooks_key())
+
+    def _update(self, param):
+        if not self.enabled or param._array is None or param._grad_var is None:
             return
-        self.t += 1
+        _Counter.count(self._t)
         self._prepare(param)
         for hook in list(self._pre_update_hooks.values()):
             hook(self, param)
@@ -196,7 +352,7 @@ class UpdateRule:
             hook(self, param)
 
     def update_core(self, param):
-        if get_array_module(param.array) is numpy:
+        if get_array_module(param._array) is numpy:
             self.update_core_cpu(param)
         else:
             self.update_core_gpu(param)
@@ -208,17 +364,22 @@ class UpdateRule:
         raise NotImplementedError(f"{type(self).__name__} does not define update_core")
 
     def init_state(self, param):
-        """Create the state entries (``self.state['v'] = zeros_like(param.array)``)."""
+        """Create the state entries (``self.state['v'] = zeros_like(param)``)."""
+
+    def zeros_like(self, param):
+        """A fresh state array: zeros of ``param``'s shape and dtype on its device (from
+        the raw array: a traced ``param.array`` refuses numpy)."""
+        return get_array_module(param._array).zeros_like(param._array)
 
     def _prepare(self, param):
         if self._state is None:
             self._state = UpdateState()
             self.init_state(param)
             return
-        xp = get_array_module(param.array)
+        xp = get_array_module(param._array)
         for key in self._state:
             holder = self._state.holder(key)
-            if get_array_module(holder.array) is not xp:  # the link moved device
+            if get_array_module(holder._array) is not xp:  # the link moved device
                 holder.to_device("cpu" if xp is numpy else "gpu")
 
     def _fresh_state(self, param):
@@ -261,22 +422,16 @@ class UpdateRule:
             self._state = None
 
 
-def _hook_name(hook, name):
-    if not callable(hook):
-        raise TypeError(f"a hook must be callable, got {type(hook).__name__}")
-    if name is None:
-        name = getattr(hook, "name", None) or getattr(hook, "__name__", None)
-    if name is None:
-        raise ValueError("the hook has no name; pass add_hook(hook, name='...')")
-    return name
-
-
 # -- optimizers ----------------------------------------------------------------------------
-class Optimizer:
+class Optimizer(_Hooks):
     """Base of every optimizer: the target link, counters, hooks and serialization.
 
-    ``t`` counts ``update()`` calls, ``epoch`` counts ``new_epoch()`` calls.
+    ``t`` counts ``update()`` calls, ``epoch`` counts ``new_epoch()`` calls (both are
+    0-d arrays: a compiled step counts ``t`` itself and is not retraced by ``epoch``).
     """
+
+    t = _Counter("_t")
+    epoch = _Counter("_epoch")
 
     def __init__(self):
         self.target = None
@@ -309,7 +464,7 @@ class Optimizer:
                 "new_epoch() called by hand while the updater already counts epochs "
                 "(use_auto_new_epoch is True); remove the manual call"
             )
-        self.epoch += 1
+        _Counter.count(self._epoch)
 
     def use_cleargrads(self, use=True):
         """Kept for old Chainer code: gradients are always cleared with ``cleargrads``."""
@@ -325,18 +480,7 @@ class Optimizer:
             raise ValueError(f"timing must be 'pre', 'post' or 'auto', got {timing!r}")
         if timing == "auto":
             timing = getattr(hook, "timing", "pre")
-        name = _hook_name(hook, name)
-        if name in self._pre_update_hooks or name in self._post_update_hooks:
-            raise KeyError(f"hook {name!r} already exists; pass another name=")
-        hooks = self._pre_update_hooks if timing == "pre" else self._post_update_hooks
-        hooks[name] = hook
-
-    def remove_hook(self, name):
-        for hooks in (self._pre_update_hooks, self._post_update_hooks):
-            if name in hooks:
-                del hooks[name]
-                return
-        raise KeyError(f"no hook named {name!r}")
+        self._add_hook(hook, name, timing)
 
     def call_hooks(self, timing="pre"):
         if timing not in ("pre", "post"):
@@ -403,13 +547,23 @@ class GradientMethod(Optimizer):
             self.target.cleargrads()
             loss.backward()
             del loss
+        _guard_configuration(self)
         self.call_hooks("pre")
-        self.t += 1
+        _Counter.count(self._t)
         for param in self.target.params():
             rule = getattr(param, "update_rule", None)
             if rule is not None:
-                rule.update(param)
+                rule._update(param)
         self.call_hooks("post")
+
+    @property
+    def _configuration(self):
+        """What ``update`` runs (the hooks; each parameter's rule, enabled or not, and its
+        hooks) as an id guarded while tracing: a compiled step retraces when a hook is
+        added or a rule disabled, and replays its old variant when that is undone."""
+        rules = tuple(None if rule is None else rule._structure()
+                      for rule in (getattr(p, "update_rule", None) for p in self.target.params()))
+        return _configuration_id((self._hooks_key(), rules))
 
     def serialize(self, serializer):
         """As ``Optimizer.serialize``, plus the hyperparameters (under ``hyperparam/``).

@@ -9,12 +9,23 @@ backend; Python control flow that looks at data is guarded, never silently baked
 6.0
 """
 
+from . import modes, tensor
 from .errors import CompileError, ConcretizationError, TracerLeakError
+from .function import Function, In, function
+from .gradient import grad, hessian, jacobian
 from .ir import Graph, GraphBuilder, interpret, print_graph, verify
 from .jit import JitFunction, JitWarning, jit
+from .layer import CompiledCall, CompiledFunction
+from .modes import CheckError, NonFiniteNodeError
 from .passes import optimize
+from .printing import debugprint, pp
+from .shared import SharedVariable, shared
+from .tensor.type import config
 
 __all__ = [
     "CompileError", "ConcretizationError", "Graph", "GraphBuilder", "JitFunction",
     "JitWarning", "TracerLeakError", "interpret", "jit", "optimize", "print_graph", "verify",
+    "Function", "In", "SharedVariable", "config", "debugprint", "function", "grad", "hessian",
+    "jacobian", "pp", "shared", "tensor", "CompiledCall", "CompiledFunction",
+    "CheckError", "NonFiniteNodeError", "modes",
 ]  # fmt: skip

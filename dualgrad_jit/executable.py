@@ -4,19 +4,34 @@ It holds the optimised graph, where each graph input comes from (an argument or 
 of state read again on every call), what the outputs are (the returned values, the state
 writes, the parameters' new gradients and the guarded values), and the random draws to
 re-number so a replay draws exactly what an eager call would.
+
+Replayed under backprop with an input that wants a gradient (a Variable argument, a
+Parameter the code reads), the returned values come out as Variables on the tape, one
+``CompiledCall`` node each (``dualgrad_jit.layer.TapedGraph``): their backward is derived
+from the graph, reuses the forward's residuals and is differentiable again.
 """
 
 import numpy
 
+from dualgrad._config import config
 from dualgrad.core import state as state_module
 from dualgrad.core.variable import Variable
 from dualgrad.ops import random as random_ops
 
+from . import layer
 from .ir import Graph, interpret
 from .passes import optimize
+from .trace.tracer import source_lines
 
 
 class Executable:
+    on_value = None  # ``on_value(equation, array)`` sees every value of a replay (modes)
+    rng_key = None  # the stream's key when traced (None: any key)
+    lines = None  # {Var id: user source line of the op}, from the trace
+    connects = False  # whether replayed results may join the tape (see the docstring)
+    on_tape = ()  # positions of the results that join it
+    _taped = None  # the layer.TapedGraph replaying onto the tape, made on first need
+
     def __init__(self, graph, sources, tree, n_results, writes, grads, guards, rng, name):
         self.graph = graph
         self.sources = sources  # per graph input: ('arg', position) or ('state', StateRead)
@@ -36,15 +51,34 @@ class Executable:
         outputs = [tracer.operand(leaf) for leaf in leaves if _is_traced_leaf(leaf)]
         writes = list(tracer.writes.values())
         grads = tracer.gradient_writes()
+        wrote_gradients = any(operand is not None for _, operand in grads)
+        if not wrote_gradients:
+            # NOTE: code that computed no gradient leaves every .grad alone; clearing the
+            # ones that were None while tracing would undo gradient accumulation across
+            # calls (loss = f(x); loss.backward(), twice).
+            grads = []
         outputs += [operand for _, operand in writes]
         outputs += [operand for _, operand in grads if operand is not None]
         outputs += [guard.value for guard in tracer.guards]
-        graph = optimize(tracer.builder.build(outputs))
+        recorded = tracer.builder.build(outputs)
+        graph = optimize(layer.inline_calls(recorded))
         sources = _sources(tracer, explicit_positions)
-        return cls(graph, sources, tree, sum(map(_is_traced_leaf, leaves)),
-                   [target for target, _ in writes],
-                   [(param, operand is not None) for param, operand in grads],
-                   list(tracer.guards), rng, name)
+        executable = cls(graph, sources, tree, sum(map(_is_traced_leaf, leaves)),
+                         [target for target, _ in writes],
+                         [(param, operand is not None) for param, operand in grads],
+                         list(tracer.guards), rng, name)
+        executable.rng_key = random_ops.get_state()[0]
+        # A training step's results stay off the tape: it consumed its graph itself (as
+        # eager backward() does) and may write the parameters the results depend on.
+        # Results on the tape are those the traced (eager) run put there: a gradient
+        # computed without enable_double_backprop stays off it, as in eager.
+        traced = [leaf for leaf in leaves if _is_traced_leaf(leaf)]
+        executable.on_tape = [i for i, leaf in enumerate(traced)
+                              if isinstance(leaf, Variable) and leaf.requires_grad]
+        executable.connects = bool(executable.on_tape) and not wrote_gradients and not any(
+            isinstance(target, Variable) and target.requires_grad for target, _ in writes)
+        executable.lines = source_lines(recorded, graph, getattr(tracer, "sources", {}))
+        return executable
 
     # -- running ----------------------------------------------------------------------
     def run(self, args):
@@ -55,14 +89,37 @@ class Executable:
             return False, None, why
         saved_rng = random_ops.get_state()
         graph = self._renumber_random_draws()
-        outputs = interpret(graph, inputs)
+        operands = self._tape_operands(args, inputs)
+        if operands is None:
+            outputs = interpret(graph, inputs, on_value=self.on_value)
+        else:
+            if self._taped is None:
+                self._taped = layer.TapedGraph(self.graph, self.n_results, self.on_tape)
+            outputs, on_tape = self._taped.run(graph, operands, inputs, self.on_value)
         position = len(outputs) - len(self.guards)
         for guard, array in zip(self.guards, outputs[position:]):
             if not guard.holds(array):
                 random_ops.set_state(saved_rng)
                 return False, None, "guard " + guard.describe(array)
         self._write_back(outputs)
-        return True, _unflatten(self.tree, iter(outputs[: self.n_results])), None
+        results = outputs[: self.n_results] if operands is None else on_tape()
+        return True, _unflatten(self.tree, iter(results)), None
+
+    def _tape_operands(self, args, inputs):
+        """The inputs as the tape sees them (the Variable where one wants a gradient, else
+        the array), or None when no gradient can flow from the results."""
+        if not self.connects or not config.enable_backprop:
+            return None
+        operands, wanted = [], False
+        for array, (kind, where) in zip(inputs, self.sources):
+            owner = args[where] if kind == "arg" else (
+                where.owner if where.kind == "array" else None)
+            if isinstance(owner, Variable) and owner.requires_grad:
+                operands.append(owner)
+                wanted = True
+            else:
+                operands.append(array)
+        return operands if wanted else None
 
     def _gather(self, args):
         inputs = []
@@ -86,13 +143,20 @@ class Executable:
         start, drawn = self.rng
         key, base = random_ops.get_state()
         equations = tuple(
-            eq if not _is_random(eq.op) else type(eq)(
+            eq if not self._drawn_from_stream(eq.op) else type(eq)(
                 eq.op.replace(key=key, counter=(eq.op.counter - start + base) & random_ops.MASK64),
                 eq.inputs, eq.out)
             for eq in self.graph.equations
         )
         random_ops.set_state((key, (base + drawn) & random_ops.MASK64))
         return Graph(self.graph.inputs, equations, self.graph.outputs)
+
+    def _drawn_from_stream(self, op):
+        """Whether the traced call drew ``op`` from the stream (a random op built with its
+        own fixed key and counter replays as it is)."""
+        start, drawn = self.rng
+        return (_is_random(op) and self.rng_key in (None, op.key)
+                and (op.counter - start) & random_ops.MASK64 < drawn)
 
     def _write_back(self, outputs):
         position = self.n_results
@@ -167,10 +231,12 @@ def _unflatten(tree, arrays):
     if kind is dict:
         keys, trees = inner
         return {k: _unflatten(t, arrays) for k, t in zip(keys, trees)}
-    if kind == "variable":
-        return Variable(next(arrays), requires_grad=False)
+    if kind == "variable":  # a Variable already when it joined the tape
+        value = next(arrays)
+        return value if isinstance(value, Variable) else Variable(value, requires_grad=False)
     if kind == "array":
-        return next(arrays)
+        value = next(arrays)
+        return value._array if isinstance(value, Variable) else value
     return inner
 
 

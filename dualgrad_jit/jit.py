@@ -22,7 +22,8 @@ from dualgrad.core.variable import Variable
 from dualgrad.ops import random as random_ops
 
 from .executable import Executable
-from .trace import Tracer
+from .trace import Tracer, python_state
+from .trace.traced_array import plain
 
 MAX_VARIANTS = 8
 
@@ -31,17 +32,23 @@ class JitWarning(UserWarning):
     """A jit-compiled function stopped compiling (too many variants) and runs eagerly."""
 
 
-def jit(fn=None, *, static_argnums=(), backend="auto", max_variants=MAX_VARIANTS):
+def jit(fn=None, *, static_argnums=(), backend="auto", max_variants=MAX_VARIANTS, mode=None):
     """Compile ``fn`` (a function, a Link, or a whole training step) by tracing it.
 
     >>> import numpy as np, dualgrad as dg, dualgrad_jit as dj
     >>> f = dj.jit(lambda x: (x * x).sum())
     >>> float(f(np.arange(3.0)).array), float(f(np.arange(4.0)).array)
     (5.0, 14.0)
+
+    ``mode``: ``'check'``, ``'nan_guard'`` or ``'profile'`` (see ``dualgrad_jit.modes``).
     """
     if fn is None:
         return functools.partial(jit, static_argnums=static_argnums, backend=backend,
-                                 max_variants=max_variants)
+                                 max_variants=max_variants, mode=mode)
+    if mode is not None:
+        from .modes import jit_with_mode
+
+        return jit_with_mode(mode, fn, static_argnums, backend, max_variants)
     return JitFunction(fn, static_argnums, backend, max_variants)
 
 
@@ -69,9 +76,11 @@ class JitFunction:
         if signature in self._eager:
             return self._call_eagerly(args)
         variants = self._variants.setdefault(signature, [])
+        state = python_state.snapshot(self.fn, args, self.static_argnums)
         failures = []
         for index, executable in enumerate(variants):
-            done, result, why = executable.run(args)
+            why = python_state.mismatch(getattr(executable, "python_state", {}), state)
+            done, result, why = (False, None, why) if why else executable.run(args)
             if done:
                 self.stats["replays"] += 1
                 if index:
@@ -89,7 +98,7 @@ class JitFunction:
             self._eager[signature] = reason
             warnings.warn(reason, JitWarning, stacklevel=2)
             return self._call_eagerly(args)
-        return self._trace(signature, args)
+        return self._trace(signature, args, state)
 
     def _call_eagerly(self, args):
         """Run the Python function as a traced call would see its arguments."""
@@ -102,7 +111,7 @@ class JitFunction:
         return Variable(numpy.asarray(arg) if not hasattr(arg, "shape") else arg,
                         requires_grad=False)
 
-    def _trace(self, signature, args):
+    def _trace(self, signature, args, state=None):
         self.stats["traces"] += 1
         tracer = Tracer()
         traced_args = [self._bind_argument(tracer, i, a) for i, a in enumerate(args)]
@@ -117,11 +126,14 @@ class JitFunction:
             tracer, result, self._explicit_positions(args), backend=self.backend,
             name=self._name, rng=(start, drawn) if drawn else None,
         )
+        # Python values the code read were baked in: a replay needs them unchanged.
+        executable.python_state = python_state.stable_part(
+            state or {}, python_state.snapshot(self.fn, args, self.static_argnums))
         self._variants[signature].insert(0, executable)
         _explain(f"traced {self._name} for {signature[0]}: variant "
                  f"{len(self._variants[signature])}, {len(executable.graph.equations)} ops, "
                  f"{len(executable.guards)} guards")
-        return result
+        return plain(result)
 
     def _bind_argument(self, tracer, index, arg):
         if index in self.static_argnums or not _is_array_like(arg):

@@ -8,8 +8,8 @@ into its creator (that is what makes double backprop work without reference cycl
 import heapq
 
 from .._config import config, using_config
-from ..errors import BackwardError, NonFiniteError, ShapeError
 from ..backend import get_array_module
+from ..errors import BackwardError, NonFiniteError, ShapeError
 from . import tape
 from .tape import _input_ref
 from .variable import Variable, make_output

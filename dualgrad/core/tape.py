@@ -14,8 +14,8 @@ import numpy
 
 from .._config import config
 from ..errors import DualgradError, NonFiniteError, OpError, user_source_line
-from .aval import aval_of
 from . import variable as variable_module
+from .aval import aval_of
 from .variable import Variable, make_output
 
 _ndarray = numpy.ndarray

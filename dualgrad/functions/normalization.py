@@ -47,14 +47,20 @@ def _scale_shift(centered, var, gamma, beta, eps, shape):
 
 def _update_running(running, value, decay):
     """``running = decay * running + (1 - decay) * value``, in place (as Chainer does),
-    computed with ops and written through the one state-write point."""
+    computed with ops and written through the one state-write point.
+
+    ``decay`` is a Python float or a 0-d Variable (batch normalisation's finetuning
+    average ``1 - 1/N``); ``1 - decay`` is taken in its precision, then both factors
+    are rounded to the statistics' dtype, as a Python float is."""
     from ..core.state import assign
-    from ..ops import view
 
     with no_backprop_mode():
         current = running if isinstance(running, Variable) else Variable(
             running, requires_grad=False)
-        new = current * decay + view.reshape(value, current.shape) * (1.0 - decay)
+        keep, take = decay, 1.0 - decay
+        if isinstance(decay, Variable):
+            keep, take = ew.cast(keep, current.dtype), ew.cast(take, current.dtype)
+        new = current * keep + view.reshape(value, current.shape) * take
         assign(running, ew.cast(new, current.dtype))
 
 
@@ -63,7 +69,8 @@ def batch_normalization(x, gamma, beta, eps=2e-5, running_mean=None, running_var
     """Normalize with the batch statistics over ``axis``, then scale and shift.
 
     ``running_mean``/``running_var`` (arrays) are updated in place with the batch mean and
-    the unbiased batch variance, ``r = decay * r + (1 - decay) * stat``.
+    the unbiased batch variance, ``r = decay * r + (1 - decay) * stat`` (``decay``: a
+    float or a 0-d Variable).
 
     >>> y = batch_normalization(numpy.array([[1.0], [3.0]]), numpy.ones(1), numpy.zeros(1))
     >>> numpy.round(y.array, 3)

@@ -4,10 +4,12 @@ import numpy
 
 from .. import _config
 from ..backend import to_device
-from ..core.variable import Parameter
+from ..core.state import assign
+from ..core.variable import Parameter, Variable
 from ..functions.normalization import batch_normalization, fixed_batch_normalization
 from ..initializers import Initializer, generate_array
 from ..link import Link
+from ..ops import elementwise as ew
 from ._utils import check_size, get_initializer, initialize_param, shape_of
 
 
@@ -93,11 +95,7 @@ class BatchNormalization(Link):
         if not _config.config.train:
             return fixed_batch_normalization(x, gamma, beta, self.avg_mean, self.avg_var,
                                              self.eps, axis=self.axis)
-        if finetune:
-            self.N += 1
-            decay = 1.0 - 1.0 / self.N
-        else:
-            decay = self.decay
+        decay = self._finetune_decay() if finetune else self.decay
         return batch_normalization(x, gamma, beta, eps=self.eps, running_mean=self.avg_mean,
                                    running_var=self.avg_var, decay=decay, axis=self.axis)
 
@@ -115,6 +113,32 @@ class BatchNormalization(Link):
             "normalized (axis 1 onwards for the default axis=None); rebuild the link with "
             "the right size or pass axis=",
         )
+
+    def _finetune_decay(self):
+        """Count the batch (``N += 1``) and return ``1 - 1/N`` as a float64 0-d Variable.
+
+        Both are ops on the 0-d array that holds ``N``: a compiled step counts and
+        averages on every replay (a Python ``N`` would freeze its trace-time value)."""
+        counter = self.__dict__["N"]
+        with _config.no_backprop_mode():
+            assign(counter, ew.add(Variable(counter, requires_grad=False), 1))
+            return ew.sub(1.0, ew.div(1.0, Variable(counter, requires_grad=False)))
+
+    @property
+    def N(self):
+        """How many ``finetune=True`` batches were averaged (a Python int), kept in a 0-d
+        int64 array that is saved with the link."""
+        return int(self.__dict__["N"])
+
+    @N.setter
+    def N(self, value):
+        # A number is written into the array (compiled code keeps reading it); an
+        # array (registration, a device move) becomes the new holder.
+        if hasattr(value, "shape") or "N" not in self.__dict__:
+            self.__dict__["N"] = value if hasattr(value, "shape") else numpy.array(
+                value, numpy.int64)
+        else:
+            assign(self.__dict__["N"], value)
 
     def start_finetuning(self):
         """Restart the average of ``finetune=True`` calls."""

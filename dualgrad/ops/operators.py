@@ -13,8 +13,13 @@ def _reversed(function):
 
 
 def _method_axis(function):
-    def method(self, axis=None, keepdims=False):
-        return function(self, axis=axis, keepdims=keepdims)
+    def method(self, axis=None, dtype=None, out=None, keepdims=False, **unused):
+        # dtype/out: numpy.sum(variable) calls variable.sum(axis=, dtype=, out=).
+        if out is not None:
+            raise TypeError(f"{function.__name__}(out=...) is not supported on a Variable: "
+                            "Variables are immutable results")
+        result = function(self, axis=axis, keepdims=keepdims)
+        return result if dtype is None else ew.cast(result, dtype)
 
     method.__name__ = function.__name__
     return method
@@ -50,6 +55,14 @@ def _transpose(self, *axes):
     if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
         axes = axes[0]
     return transpose(self, tuple(axes) if axes else None)
+
+
+def _iterate(self):
+    """``for row in variable``: the rows, each an op on the tape (like a tensor)."""
+    if not self.shape:
+        raise TypeError("iteration over a 0-d Variable")
+    for i in range(self.shape[0]):
+        yield _getitem(self, i)
 
 
 def _mean(self, axis=None, keepdims=False):
@@ -126,6 +139,7 @@ def install_variable_operators():
     Variable.astype = ew.cast
     Variable.__array_ufunc__ = _array_ufunc
     Variable.__getitem__ = _getitem
+    Variable.__iter__ = _iterate
     Variable.__matmul__ = _matmul
     Variable.__rmatmul__ = _rmatmul
     Variable.transpose = _transpose

@@ -7,7 +7,8 @@ from ..ops import elementwise as ew
 
 class WeightDecay:
     """Add ``rate * param`` to every gradient before the update (L2 regularisation:
-    the gradient of ``rate / 2 * ||param||^2``).
+    the gradient of ``rate / 2 * ||param||^2``).  ``rate`` is read on every update
+    (a compiled step too), so it may change during training.
 
     >>> import numpy as np, dualgrad as dg
     >>> from dualgrad.optimizers import SGD
@@ -30,8 +31,9 @@ class WeightDecay:
         self.rate = rate
 
     def __call__(self, rule, param):
-        if param.array is None or param.grad_var is None:
+        if param._array is None or param._grad_var is None:
             return
         with no_backprop_mode():
             grad = param.grad_var
-            optimizer.assign(grad, ew.add(grad, ew.mul(self.rate, param)))
+            rate = optimizer.cast_like(optimizer.live_value(self, "rate"), param)
+            optimizer.assign(grad, ew.add(grad, ew.mul(rate, param)))

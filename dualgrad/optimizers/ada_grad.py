@@ -19,15 +19,16 @@ class AdaGradRule(optimizer.UpdateRule):
             self.hyperparam.eps = eps
 
     def init_state(self, param):
-        self.state["h"] = param.xp.zeros_like(param.array)
+        self.state["h"] = self.zeros_like(param)
 
     def update_core(self, param):
-        hp = self.hyperparam
-        optimizer.check_eps("AdaGrad", hp.eps, param.dtype)
+        optimizer.check_eps("AdaGrad", self.hyperparam.eps, param.dtype)
+        lr = optimizer.cast_like(self.live("lr"), param)
+        eps = optimizer.cast_like(self.live("eps"), param)
         grad = param.grad_var
         h = self.state.holder("h")
         optimizer.assign(h, ew.add(h, ew.mul(grad, grad)))
-        step = ew.div(ew.mul(hp.lr, grad), ew.add(ew.sqrt(h), hp.eps))
+        step = ew.div(ew.mul(lr, grad), ew.add(ew.sqrt(h), eps))
         optimizer.assign(param, ew.sub(param, step))
 
 

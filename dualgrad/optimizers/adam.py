@@ -1,5 +1,6 @@
 """Adam, with Chainer's decoupled weight decay (AdamW) and the AMSGrad variant."""
 
+import functools
 import math
 
 from .. import optimizer
@@ -17,7 +18,7 @@ _default_hyperparam.amsgrad = False
 
 def _learning_rate(hp, t):
     """``alpha_t = alpha * sqrt(1 - beta2^t) / (1 - beta1^t)``: Adam's bias correction
-    folded into the step size."""
+    folded into the step size (as a Python float, for reading ``opt.lr``)."""
     if t == 0:
         raise RuntimeError(
             "Adam's learning rate alpha_t is defined from the first update on (t >= 1); "
@@ -26,6 +27,14 @@ def _learning_rate(hp, t):
     fix1 = 1.0 - math.pow(hp.beta1, t)
     fix2 = 1.0 - math.pow(hp.beta2, t)
     return hp.alpha * math.sqrt(fix2) / fix1
+
+
+def _traced_learning_rate(alpha, beta1, beta2, t):
+    """``alpha_t`` as ``_learning_rate``, computed with ops (float64 0-d Variables) from
+    the step counter ``t``: a compiled step recomputes it on every replay."""
+    fix1 = ew.sub(1.0, ew.power(beta1, t))
+    fix2 = ew.sub(1.0, ew.power(beta2, t))
+    return ew.div(ew.mul(alpha, ew.sqrt(fix2)), fix1)
 
 
 class AdamRule(optimizer.UpdateRule):
@@ -37,7 +46,9 @@ class AdamRule(optimizer.UpdateRule):
         param <- (1 - eta * weight_decay_rate) * param
                  - eta * alpha_t * m / (sqrt(vhat) + eps)
 
-    with ``alpha_t`` the bias-corrected step size at this parameter's step ``t``.
+    with ``alpha_t`` the bias-corrected step size at this parameter's step ``t``,
+    computed with ops from the counter and the hyperparameters (a compiled step
+    recomputes it on every replay).
     """
 
     def __init__(self, parent_hyperparam=None, alpha=None, beta1=None, beta2=None, eps=None,
@@ -50,11 +61,10 @@ class AdamRule(optimizer.UpdateRule):
                 setattr(self.hyperparam, name, value)
 
     def init_state(self, param):
-        xp = param.xp
-        self.state["m"] = xp.zeros_like(param.array)
-        self.state["v"] = xp.zeros_like(param.array)
+        self.state["m"] = self.zeros_like(param)
+        self.state["v"] = self.zeros_like(param)
         if self.hyperparam.amsgrad:
-            self.state["vhat"] = xp.zeros_like(param.array)
+            self.state["vhat"] = self.zeros_like(param)
 
     @property
     def alpha_t(self):
@@ -63,19 +73,27 @@ class AdamRule(optimizer.UpdateRule):
     lr = alpha_t
 
     def update_core(self, param):
-        hp = self.hyperparam
-        optimizer.check_eps("Adam", hp.eps, param.dtype)
+        optimizer.check_eps("Adam", self.hyperparam.eps, param.dtype)
+        live, like = self.live, functools.partial(optimizer.cast_like, param=param)
         grad = param.grad_var
         m, v = self.state.holder("m"), self.state.holder("v")
-        optimizer.assign(m, ew.add(m, ew.mul(1 - hp.beta1, ew.sub(grad, m))))
-        optimizer.assign(v, ew.add(v, ew.mul(1 - hp.beta2, ew.sub(ew.mul(grad, grad), v))))
+        keep1, keep2 = ew.sub(1.0, live("beta1")), ew.sub(1.0, live("beta2"))
+        optimizer.assign(m, ew.add(m, ew.mul(like(keep1), ew.sub(grad, m))))
+        optimizer.assign(v, ew.add(v, ew.mul(like(keep2), ew.sub(ew.mul(grad, grad), v))))
         vhat = v
-        if hp.amsgrad:
-            vhat = self.state.holder("vhat")
+        if self.flag("amsgrad"):
+            vhat = self._amsgrad_state(param)
             optimizer.assign(vhat, ew.maximum(vhat, v))
-        step = ew.div(self.alpha_t, ew.add(ew.sqrt(vhat), hp.eps))
-        decayed = ew.mul(1.0 - hp.eta * hp.weight_decay_rate, param)
-        optimizer.assign(param, ew.sub(decayed, ew.mul(hp.eta, ew.mul(step, m))))
+        alpha_t = _traced_learning_rate(live("alpha"), live("beta1"), live("beta2"), self._t)
+        step = ew.div(like(alpha_t), ew.add(ew.sqrt(vhat), like(live("eps"))))
+        eta = live("eta")
+        decayed = ew.mul(like(ew.sub(1.0, ew.mul(eta, live("weight_decay_rate")))), param)
+        optimizer.assign(param, ew.sub(decayed, ew.mul(like(eta), ew.mul(step, m))))
+
+    def _amsgrad_state(self, param):
+        if "vhat" not in self.state:  # amsgrad switched on after the first update
+            self.state["vhat"] = self.zeros_like(param)
+        return self.state.holder("vhat")
 
 
 class Adam(optimizer.GradientMethod):

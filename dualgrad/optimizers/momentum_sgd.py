@@ -19,12 +19,13 @@ class MomentumSGDRule(optimizer.UpdateRule):
             self.hyperparam.momentum = momentum
 
     def init_state(self, param):
-        self.state["v"] = param.xp.zeros_like(param.array)
+        self.state["v"] = self.zeros_like(param)
 
     def update_core(self, param):
-        hp = self.hyperparam
+        momentum = optimizer.cast_like(self.live("momentum"), param)
+        lr = optimizer.cast_like(self.live("lr"), param)
         v = self.state.holder("v")
-        new_v = ew.sub(ew.mul(hp.momentum, v), ew.mul(hp.lr, param.grad_var))
+        new_v = ew.sub(ew.mul(momentum, v), ew.mul(lr, param.grad_var))
         optimizer.assign(v, new_v)
         optimizer.assign(param, ew.add(param, v))
 

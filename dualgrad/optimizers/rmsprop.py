@@ -1,5 +1,7 @@
 """RMSprop: steps scaled by a running average of squared gradients."""
 
+import functools
+
 from .. import optimizer
 from ..ops import elementwise as ew
 
@@ -27,20 +29,22 @@ class RMSpropRule(optimizer.UpdateRule):
                 setattr(self.hyperparam, name, value)
 
     def init_state(self, param):
-        self.state["ms"] = param.xp.zeros_like(param.array)
+        self.state["ms"] = self.zeros_like(param)
 
     def update_core(self, param):
-        hp = self.hyperparam
-        optimizer.check_eps("RMSprop", hp.eps, param.dtype)
+        optimizer.check_eps("RMSprop", self.hyperparam.eps, param.dtype)
+        like = functools.partial(optimizer.cast_like, param=param)
+        alpha = self.live("alpha")
+        lr, eps = like(self.live("lr")), like(self.live("eps"))
         grad = param.grad_var
         ms = self.state.holder("ms")
-        optimizer.assign(ms, ew.add(ew.mul(hp.alpha, ms),
-                                    ew.mul(1 - hp.alpha, ew.mul(grad, grad))))
-        if hp.eps_inside_sqrt:
-            denominator = ew.sqrt(ew.add(ms, hp.eps))
+        optimizer.assign(ms, ew.add(ew.mul(like(alpha), ms),
+                                    ew.mul(like(ew.sub(1.0, alpha)), ew.mul(grad, grad))))
+        if self.flag("eps_inside_sqrt"):
+            denominator = ew.sqrt(ew.add(ms, eps))
         else:
-            denominator = ew.add(ew.sqrt(ms), hp.eps)
-        step = ew.div(ew.mul(hp.lr, grad), denominator)
+            denominator = ew.add(ew.sqrt(ms), eps)
+        step = ew.div(ew.mul(lr, grad), denominator)
         optimizer.assign(param, ew.sub(param, step))
 
 

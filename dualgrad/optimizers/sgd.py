@@ -16,8 +16,8 @@ class SGDRule(optimizer.UpdateRule):
             self.hyperparam.lr = lr
 
     def update_core(self, param):
-        step = ew.mul(self.hyperparam.lr, param.grad_var)
-        optimizer.assign(param, ew.sub(param, step))
+        lr = optimizer.cast_like(self.live("lr"), param)
+        optimizer.assign(param, ew.sub(param, ew.mul(lr, param.grad_var)))
 
 
 class SGD(optimizer.GradientMethod):

@@ -16,6 +16,9 @@ create is *state*: it becomes an implicit graph input, read again on every repla
 """
 
 import dataclasses
+import linecache
+import os
+import sys
 
 import numpy
 
@@ -23,7 +26,7 @@ from dualgrad.core import state as state_module
 from dualgrad.core import tape
 from dualgrad.core.abstract import AbstractArray
 from dualgrad.core.variable import Parameter, Variable, to_python
-from dualgrad.errors import ConcretizationError, TracerLeakError, user_source_line
+from dualgrad.errors import _PACKAGE_DIRS, ConcretizationError, TracerLeakError, user_source_line
 
 from ..ir import GraphBuilder
 from .bytecode import comparison_after_conversion
@@ -108,6 +111,10 @@ class Tracer:
         self._values = {}  # id(array) -> operand (Var or Const)
         self._alive = []  # every array seen, so ids stay unique
         self._grad_owner = {}  # id(gradient Variable) -> its Parameter
+        self._by_memory = {}  # (data pointer, shape, strides, dtype) -> operand
+        self._state_ids = set()  # ids of the Vars that are state inputs
+        self.sources = {}  # Var id -> the user source line of the op that made it
+        self.in_forward = False  # True while an op's own forward runs (see TracedArray)
 
     # -- values --------------------------------------------------------------------------
     def add_input(self, array):
@@ -119,6 +126,9 @@ class Tracer:
     def _bind(self, array, operand):
         self._values[id(array)] = operand
         self._alive.append(array)
+        key = _memory_key(array)
+        if key is not None:
+            self._by_memory[key] = operand
 
     def operand(self, x):
         """The graph operand of ``x`` (Variable, array or scalar); unknown state is lifted."""
@@ -127,15 +137,47 @@ class Tracer:
         if isinstance(x, Variable):
             array = x._array
             found = self._values.get(id(array))
+            if found is None:
+                found = self._aliased(array)
             if found is not None:
                 return found
             owner = self._grad_owner.get(id(x))
             read = StateRead(owner, "grad") if owner is not None else StateRead(x, "array")
             return self._lift(read, array, x)
         found = self._values.get(id(x))
+        if found is None:
+            found = self._aliased(x)
         if found is not None:
             return found
         return self._lift(StateRead(x, "raw"), x, None)
+
+    def _aliased(self, array):
+        """The operand of the traced value whose memory ``array`` views exactly (what
+        ``x.array``, ``numpy.asarray(x.array)`` or ``Variable(x.array)`` give), or None.
+
+        Without this a view of a traced value would be lifted as state and a replay would
+        read the first call's data.  A partial view (reshaped, sliced, transposed) of a
+        traced value cannot be followed: that raises."""
+        key = _memory_key(array)
+        if key is None:
+            return None
+        found = self._by_memory.get(key)
+        if found is not None:
+            return found
+        if isinstance(array, TracedArray) and array._tracer is self:
+            raise ConcretizationError(
+                "an array computed from a traced value's .array (copy, astype, reshape...) "
+                "was used as an array inside a traced function; a compiled replay would "
+                "reuse this call's data. Compute it with dualgrad ops on the Variable instead"
+            )
+        base = self._values.get(id(array.base)) if array.base is not None else None
+        if base is not None and getattr(base, "id", None) not in self._state_ids:
+            raise ConcretizationError(
+                "a reshaped, sliced or transposed view of a traced value's .array was used "
+                "as an array inside a traced function; a compiled replay could not follow "
+                "it. Apply the view to the Variable instead (F.reshape, F.transpose, x[i])"
+            )
+        return None
 
     def _lift(self, read, array, variable):
         if array is None:
@@ -151,6 +193,7 @@ class Tracer:
         var = self.builder.add_input(_aval(array))
         self._bind(array, var)
         self.state_reads.append((read, var))
+        self._state_ids.add(var.id)
         if isinstance(variable, Parameter) and variable._grad_var is not None:
             self._grad_owner[id(variable._grad_var)] = variable
         if isinstance(variable, Parameter):
@@ -177,8 +220,13 @@ class Tracer:
             y = AbstractArray(var.aval.shape, var.aval.dtype)
             out = tape.record(op, inputs, y)
         else:
-            out = tape.apply_eagerly(op, inputs, xp)
+            self.in_forward = True
+            try:
+                out = tape.apply_eagerly(op, inputs, xp)
+            finally:
+                self.in_forward = False
             var = self.builder.emit(op, operands, _aval(out._array))
+            self.sources[var.id] = _source_line()
         self._bind(out._array, var)
         return out
 
@@ -214,11 +262,14 @@ class Tracer:
             name, constant = comparison
             guard.use.comparisons.append((name, constant, _outcome(name, value, constant)))
             return value  # consumed by that comparison alone
-        return value if kind in ("bool", "index", "float") else guarded(value, guard.use)
+        # Python requires __bool__/__index__/__float__/__int__ to return the exact type:
+        # those values stay plain (their guard is then an exact-value one); item() may
+        # return a guarded number that reports how it is used.
+        return value if kind in ("bool", "index", "float", "int") else guarded(value, guard.use)
 
     def read_array(self, variable):
-        if self.abstract:
-            return variable._array
+        if self.abstract or variable._array is None:
+            return variable._array  # None: links initialize lazily (``if W.array is None``)
         self.operand(variable)
         return TracedArray.watch(variable._array, self, variable)
 
@@ -238,10 +289,63 @@ class Tracer:
         return out
 
 
+_LIBRARY_FILES = {}  # file name -> whether it belongs to dualgrad (or importlib)
+
+
+def _source_line():
+    """``user_source_line()`` with the per-file path test cached (it runs per op)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        name = frame.f_code.co_filename
+        library = _LIBRARY_FILES.get(name)
+        if library is None:
+            path = os.path.abspath(name)
+            library = _LIBRARY_FILES[name] = (path.startswith(_PACKAGE_DIRS)
+                                              or "importlib" in path)
+        if not library:
+            line = linecache.getline(name, frame.f_lineno).strip()
+            return f"{name}:{frame.f_lineno}: {line}" if line else f"{name}:{frame.f_lineno}"
+        frame = frame.f_back
+    return ""
+
+
+def source_lines(traced, graph, sources):
+    """``{Var id of graph: user source line}`` from ``sources`` (keyed by the Vars of the
+    ``traced`` graph), for ``graph`` = ``traced`` after rewrites.
+
+    Rewrite passes rebuild every equation with new Vars, so equations are matched by
+    value numbering: an equation is the same computation in both graphs when its op is
+    equal and its operands are the same inputs, constants or matched equations.  Nodes a
+    rewrite created (``log1p`` for ``log(1 + x)``) have no line."""
+    classes = {}
+
+    def number(g):
+        numbers = {var.id: ("input", i) for i, var in enumerate(g.inputs)}
+        for eq in g.equations:
+            key = (eq.op, tuple(numbers.get(x.id) if hasattr(x, "id") else ("const", x)
+                                for x in eq.inputs))
+            numbers[eq.out.id] = classes.setdefault(key, len(classes))
+        return numbers
+
+    traced_numbers = number(traced)
+    line_of = {traced_numbers[var_id]: line for var_id, line in sources.items()
+               if var_id in traced_numbers}
+    numbers = number(graph)
+    return {eq.out.id: line_of[numbers[eq.out.id]] for eq in graph.equations
+            if numbers[eq.out.id] in line_of}
+
+
 def _aval(array):
     from dualgrad.core.aval import ShapedArray
 
     return ShapedArray(tuple(array.shape), numpy.dtype(array.dtype))
+
+
+def _memory_key(array):
+    """What identifies the data an ndarray views (None for other arrays and empty ones)."""
+    if not isinstance(array, numpy.ndarray) or array.size == 0:
+        return None
+    return (array.__array_interface__["data"][0], array.shape, array.strides, array.dtype.str)
 
 
 def _target_array(target):

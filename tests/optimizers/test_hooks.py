@@ -98,3 +98,26 @@ def test_old_chainer_spelling_of_the_hooks():
 
     assert optimizer.WeightDecay is WeightDecay
     assert optimizer.GradientClipping is GradientClipping
+
+
+def test_global_norm_is_a_zero_dim_variable_and_clipping_needs_a_positive_threshold():
+    from dualgrad.optimizer_hooks import global_norm
+
+    norm = global_norm([dg.Variable(numpy.array([3.0], numpy.float32)),
+                        dg.Variable(numpy.array([[4.0]], numpy.float32))])
+    assert norm.shape == () and norm.dtype == numpy.float64 and float(norm) == 5.0
+    with pytest.raises(ValueError, match="positive threshold"):
+        GradientClipping(0.0)
+
+
+def test_a_hook_setting_changed_between_updates_takes_effect():
+    link = make_link()
+    opt = SGD(lr=1.0).setup(link)
+    decay = WeightDecay(0.5)
+    opt.add_hook(decay)
+    for rate in (0.5, 0.25):
+        decay.rate = rate
+        before = link.a.array.copy()
+        set_grads(link, [[0.0, 0.0], [[0.0, 0.0]]])
+        opt.update()
+        numpy.testing.assert_allclose(link.a.array, before * (1.0 - rate))

@@ -2,9 +2,9 @@
 
 import json
 import os
-import tempfile
 
 from ... import reporter as reporter_module
+from .._files import atomic_path
 from .._state import serialize_json
 from ..extension import Extension
 from ..triggers import get_trigger
@@ -74,14 +74,5 @@ class LogReport(Extension):
 
 def write_json_atomically(path, value):
     """Write ``value`` as JSON to a temporary file beside ``path``, then rename it over."""
-    directory = os.path.dirname(path) or "."
-    os.makedirs(directory, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=".tmp_", dir=directory)
-    try:
-        with os.fdopen(handle, "w") as f:
-            json.dump(value, f, indent=4)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
+    with atomic_path(path) as temporary, open(temporary, "w") as f:
+        json.dump(value, f, indent=4)

@@ -2,10 +2,10 @@
 
 import importlib.util
 import os
-import tempfile
 import warnings
 
 from ... import reporter as reporter_module
+from .._files import atomic_path
 from .._state import serialize_json
 from ..extension import Extension
 from ..triggers import get_trigger
@@ -105,14 +105,6 @@ class PlotReport(Extension):
 
 
 def _save_figure(figure, path, legend):
-    directory = os.path.dirname(path) or "."
-    root, extension = os.path.splitext(path)
-    handle, temporary = tempfile.mkstemp(prefix=".tmp_", suffix=extension, dir=directory)
-    os.close(handle)
-    try:
+    extension = os.path.splitext(path)[1]
+    with atomic_path(path, suffix=extension) as temporary:
         figure.savefig(temporary, bbox_extra_artists=(legend,), bbox_inches="tight")
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise

@@ -16,7 +16,13 @@ class PrintReport(Extension):
     characters wide; missing values print as blanks.
     """
 
-    def __init__(self, entries, log_report="LogReport", out=sys.stdout):
+    @property
+    def out(self):
+        """The stream written to: the one given, else ``sys.stdout`` at the time of writing
+        (so redirections made after construction are honoured)."""
+        return sys.stdout if self._out is None else self._out
+
+    def __init__(self, entries, log_report="LogReport", out=None):
         self._entries = list(entries)
         self._log_report = log_report
         self._out = out
@@ -29,7 +35,7 @@ class PrintReport(Extension):
         self._header_printed = False
 
     def __call__(self, trainer):
-        out = self._out
+        out = self.out
         if not self._header_printed:
             out.write(self._header)
             self._header_printed = True
@@ -53,8 +59,8 @@ class PrintReport(Extension):
         cells = []
         for name, width in zip(self._entries, self._widths):
             cells.append(_format_cell(entry.get(name), width))
-        self._out.write("  ".join(cells).rstrip() + "\n")
-        flush = getattr(self._out, "flush", None)
+        self.out.write("  ".join(cells).rstrip() + "\n")
+        flush = getattr(self.out, "flush", None)
         if flush is not None:
             flush()
 

@@ -36,8 +36,14 @@ class ProgressBar(Extension):
     current pace rather than the start-up cost.
     """
 
+    @property
+    def out(self):
+        """The stream written to: the one given, else ``sys.stdout`` at the time of writing
+        (so redirections made after construction are honoured)."""
+        return sys.stdout if self._out is None else self._out
+
     def __init__(self, training_length=None, update_interval=100, bar_length=50,
-                 out=sys.stdout):
+                 out=None):
         if update_interval < 1:
             raise ValueError(f"update_interval must be at least 1, got {update_interval}")
         self._training_length = training_length
@@ -62,12 +68,12 @@ class ProgressBar(Extension):
             f"{iteration:10} iter, {updater.epoch} epoch / {length} {unit}s",
             self._speed_line(length, unit),
         ]
-        self._out.write(_ERASE_BELOW + "\n".join(lines) + "\n" + _cursor_up(len(lines)))
+        self.out.write(_ERASE_BELOW + "\n".join(lines) + "\n" + _cursor_up(len(lines)))
         self._flush()
 
     def finalize(self, trainer=None):
         """Erase the bar (on a terminal) so that later output starts clean."""
-        self._out.write(_ERASE_BELOW)
+        self.out.write(_ERASE_BELOW)
         self._flush()
 
     def _length(self, trainer):
@@ -101,7 +107,7 @@ class ProgressBar(Extension):
         return f"{iters_per_sec:10.5g} iters/sec. Estimated time to finish: {eta}."
 
     def _flush(self):
-        flush = getattr(self._out, "flush", None)
+        flush = getattr(self.out, "flush", None)
         if flush is not None:
             flush()
 

@@ -7,9 +7,9 @@
 """
 
 import os
-import tempfile
 
 from ...serializers import save_npz
+from .._files import atomic_path
 from ..extension import make_extension
 
 # After every other extension, so the saved state includes what they did this iteration.
@@ -50,15 +50,5 @@ def snapshot_object(target, filename, savefun=save_npz):
 def _save(trainer, target, filename, savefun):
     name = filename.format(trainer)
     path = os.path.join(trainer.out, name)
-    directory = os.path.dirname(path) or "."
-    os.makedirs(directory, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=".tmp_", suffix="_" + os.path.basename(name),
-                                         dir=directory)
-    os.close(handle)
-    try:
+    with atomic_path(path, suffix="_" + os.path.basename(name)) as temporary:
         savefun(temporary, target)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise

@@ -1,0 +1,360 @@
+"""``dj.function``: compile a symbolic recipe into a callable, Theano style.
+
+>>> import dualgrad_jit as dj, dualgrad_jit.tensor as T
+>>> x, y = T.dscalars('x', 'y')
+>>> f = dj.function([x, y], x + y)
+>>> f(2, 3)
+array(5.)
+
+Shapes bind at call time: the first call with a new signature (the shapes and dtypes
+of the inputs and of the shared variables) evaluates the recipe under an abstract
+tracer, which records every op the dualgrad functions emit into a graph; the graph is
+optimised (stabilisation included: ``log(1 + x)`` runs as ``log1p``) and cached, and
+every call runs it.  Updates of shared variables are computed in the same run and
+written after all outputs, as in Theano.
+"""
+
+import warnings
+
+import numpy
+
+import dualgrad as dg
+from dualgrad.core import state as state_module
+from dualgrad.core import tape
+from dualgrad.core.abstract import AbstractArray
+from dualgrad.core.variable import Variable, make_output
+from dualgrad.errors import DTypeError, DualgradError, ShapeError
+from dualgrad.ops import random as random_ops
+
+from .errors import CompileError
+from .executable import Executable
+from .ir import interpret
+from .passes import optimize
+from .tensor.evaluate import Evaluator, MissingInputError, walk
+from .tensor.variable import TensorVariable, as_tensor_variable, constant
+from .trace import Tracer
+
+
+class InputError(DualgradError, TypeError):
+    """A compiled function was called with missing, extra or unknown arguments."""
+
+
+class UnusedInputError(DualgradError, ValueError):
+    """An input of ``dj.function`` does not take part in computing the outputs."""
+
+
+class In:
+    """An input with options: ``In(y, value=1)`` (a default), ``name='w_by_name'`` (the
+    keyword to pass it by; the variable's name works too), ``strict`` (exact dtype
+    only), ``allow_downcast`` (cast whatever comes, losing precision if need be)."""
+
+    def __init__(self, variable, name=None, value=None, strict=False, allow_downcast=None):
+        if not isinstance(variable, TensorVariable):
+            raise TypeError(f"In() takes a symbolic variable, got {type(variable).__name__}")
+        self.variable = variable
+        self.name = name if name is not None else variable.name
+        self.value = value
+        self.strict = strict
+        self.allow_downcast = allow_downcast
+
+    @property
+    def has_default(self):
+        return self.value is not None
+
+    def __repr__(self):
+        return f"In({self.variable!r}, name={self.name!r})"
+
+
+def function(inputs, outputs=None, updates=None, givens=None, backend="auto", name=None,
+             on_unused_input="raise", allow_input_downcast=None):
+    """A compiled function from ``inputs`` (variables or ``In``) to ``outputs`` (one
+    variable, or a list: then a list is returned); see the module docstring.
+
+    ``updates``: ``[(shared, new_value), ...]`` or a dict; ``givens``: ``[(variable,
+    replacement), ...]`` or a dict; ``on_unused_input``: 'raise', 'warn' or 'ignore'.
+    Arguments may be arrays, lists, ``range`` or Python numbers; they are converted to
+    each input's dtype when that keeps their values (see ``TensorType.filter``), or
+    always with ``allow_input_downcast=True``.
+    """
+    return Function(inputs, outputs, updates, givens, backend, name, on_unused_input,
+                    allow_input_downcast)
+
+
+class Function:
+    """What ``dj.function`` returns: call it with arrays; ``graph(*args)`` gives the
+    optimised graph for those arguments' shapes, ``print_graph()`` prints it."""
+
+    def __init__(self, inputs, outputs, updates, givens, backend, name, on_unused_input,
+                 allow_input_downcast):
+        if backend not in ("auto", "numpy"):
+            raise CompileError(f"backend {backend!r} is not available yet; use backend='numpy'"
+                               " (the reference interpreter) or 'auto'")
+        self.backend = backend
+        self.name = name or "function"
+        self.inputs = [_as_in(i, allow_input_downcast) for i in inputs]
+        self._single = outputs is not None and not isinstance(outputs, (list, tuple))
+        outputs = [] if outputs is None else [outputs] if self._single else list(outputs)
+        self.outputs = [as_tensor_variable(o) for o in outputs]
+        self.updates = _updates(updates)
+        self.givens = _givens(givens)
+        self._shared = self._check_graph(on_unused_input)
+        self._cache = {}
+        self._specialised = []  # positions of inputs whose values key the cache
+        self.last = None  # the Executable of the latest call
+
+    # -- checks made once -------------------------------------------------------------
+    def _check_graph(self, on_unused_input):
+        variables = [spec.variable for spec in self.inputs]
+        for position, variable in enumerate(variables):
+            if variable.kind == "shared":
+                raise TypeError(f"input {position} ({variable!r}) is a shared variable: it is "
+                                "read on every call already; use a T.* placeholder as input")
+            if any(other is variable for other in variables[:position]):
+                raise ValueError(f"{variable!r} appears twice among the inputs")
+            if variable in self.givens:
+                raise ValueError(f"{variable!r} is an input and is replaced by givens: "
+                                 "choose one")
+        targets = self.outputs + [expr for _, expr in self.updates]
+        order = walk(targets, variables, self.givens)
+        seen = {id(v) for v in order}
+        missing = [v for v in order if v.kind == "input" and id(v) not in _ids(variables)
+                   and v not in self.givens]
+        if missing:
+            names = ", ".join(f"{v!r} ({v.type})" for v in missing)
+            raise MissingInputError(
+                f"the outputs depend on {names}, which is not among the inputs: add it to the "
+                "inputs, or replace it with givens=[(variable, value)]"
+            )
+        unused = [(i, s) for i, s in enumerate(self.inputs) if id(s.variable) not in seen]
+        if unused and on_unused_input != "ignore":
+            message = ("; ".join(f"input {i} ({s.variable!r}) is not needed to compute the "
+                                 "outputs" for i, s in unused)
+                       + ". Remove it, or pass on_unused_input='ignore' (or 'warn')")
+            if on_unused_input == "raise":
+                raise UnusedInputError(message)
+            warnings.warn(message, UserWarning, stacklevel=3)
+        return [v for v in order if v.kind == "shared"]
+
+    # -- calling ----------------------------------------------------------------------
+    def __call__(self, *args, **kwargs):
+        arrays = self._bind(args, kwargs)
+        results = self._run(self._executable(arrays), arrays)
+        if self._single:
+            return results[0]
+        return results
+
+    def _bind(self, args, kwargs):
+        if len(args) > len(self.inputs):
+            raise InputError(f"{self.name} takes {len(self.inputs)} inputs, got {len(args)}")
+        values = dict(enumerate(args))
+        names = {spec.name: i for i, spec in enumerate(self.inputs) if spec.name}
+        for key, value in kwargs.items():
+            if key not in names:
+                known = ", ".join(repr(n) for n in names) or "none"
+                raise InputError(f"{self.name} has no input named {key!r} (named inputs: "
+                                 f"{known})")
+            if names[key] in values:
+                raise InputError(f"{self.name} got input {key!r} twice (by position and name)")
+            values[names[key]] = value
+        arrays = []
+        for position, spec in enumerate(self.inputs):
+            if position not in values and not spec.has_default:
+                raise InputError(f"{self.name} is missing input {position} ({spec.variable!r}, "
+                                 f"{spec.variable.type})")
+            value = values.get(position, spec.value)
+            arrays.append(_filter(spec, position, value))
+        return arrays
+
+    def _signature(self, arrays):
+        shared = tuple((s.container._array.dtype.str, s.container._array.shape)
+                       for s in self._shared)
+        values = tuple(arrays[i].item() for i in self._specialised)
+        return (tuple((a.dtype.str, a.shape) for a in arrays), shared, values,
+                dg.config.train)
+
+    def _executable(self, arrays):
+        executable = self._cache.get(self._signature(arrays))
+        if executable is None:
+            executable = self._build(arrays)
+            # the first build finds the inputs read as numbers (slice bounds): from now
+            # on their values are part of the key
+            self._cache[self._signature(arrays)] = executable
+        self.last = executable
+        return executable
+
+    def _build(self, arrays):
+        tracer = Tracer(abstract=True)
+        env = {}
+        for spec, array in zip(self.inputs, arrays):
+            abstract = AbstractArray(array.shape, array.dtype)
+            tracer.add_input(abstract)
+            env[spec.variable] = make_output(abstract, None, array.dtype.kind in "fc")
+        key, start = random_ops.get_state()
+        previous = tape.set_tracer(tracer)
+        try:
+            concrete = {spec.variable: array for spec, array in zip(self.inputs, arrays)}
+            evaluator = Evaluator(env, self.givens, concrete)
+            with dg.using_config("enable_backprop", True):
+                outputs, writes = self._trace(tracer, evaluator)
+        finally:
+            tape.set_tracer(previous)
+            drawn = (random_ops.get_state()[1] - start) & random_ops.MASK64
+            random_ops.set_state((key, start))  # the runs draw them, not the trace
+        positions = {id(spec.variable): i for i, spec in enumerate(self.inputs)}
+        self._specialised = sorted(set(self._specialised) | {
+            positions[id(v)] for v in evaluator.specialised})
+        graph = optimize(tracer.builder.build(outputs + [operand for _, operand in writes]))
+        return Executable(graph, _sources(tracer), None, len(outputs),
+                          [target for target, _ in writes], [], [],
+                          (start, drawn) if drawn else None, self.name)
+
+    def _trace(self, tracer, evaluator):
+        """The graph operands of the outputs, and ``(container, operand)`` per update."""
+        values = evaluator.values(self.outputs + [expr for _, expr in self.updates])
+        operands = [tracer.operand(_as_result(v)) for v in values]
+        count = len(self.outputs)
+        writes = []
+        for (target, _), value, operand in zip(self.updates, values[count:], operands[count:]):
+            _check_update(target, value)
+            writes.append((target.container, operand))  # written back after the run
+        return operands[:count], writes
+
+    def _run(self, executable, arrays):
+        inputs = [arrays[where] if kind == "arg" else where.read()
+                  for kind, where in executable.sources]
+        graph = executable.graph
+        if executable.rng is not None:
+            graph = executable._renumber_random_draws()  # fresh numbers on every call
+        outputs = interpret(graph, inputs)
+        count = executable.n_results
+        results = _fresh(outputs[:count], inputs)
+        new_values = _fresh(outputs[count:], inputs)  # ({a: b, b: a} swaps, in place)
+        for target, value in zip(executable.writes, new_values):
+            state_module.write(target, value)  # after every output was computed
+        return results
+
+    # -- looking inside -----------------------------------------------------------------
+    def graph(self, *args, **kwargs):
+        """The optimised graph run for arguments like ``args`` (compiled if need be)."""
+        return self._executable(self._bind(args, kwargs)).graph
+
+    def print_graph(self, *args, file=None, **kwargs):
+        """Print the optimised graph for ``args`` (default: the latest call's)."""
+        if args or kwargs or self.last is None:
+            graph = self.graph(*args, **kwargs)
+        else:
+            graph = self.last.graph
+        print(graph, file=file)
+
+    def __repr__(self):
+        ins = ", ".join(repr(spec.variable) for spec in self.inputs)
+        return f"<dj.function {self.name}({ins}) -> {self.outputs!r}>"
+
+
+# -- helpers ----------------------------------------------------------------------------------
+def _ids(variables):
+    return {id(v) for v in variables}
+
+
+def _as_in(item, allow_input_downcast):
+    spec = item if isinstance(item, In) else In(item)
+    if spec.allow_downcast is None:
+        spec.allow_downcast = allow_input_downcast
+    return spec
+
+
+def _pairs(mapping, what):
+    if mapping is None:
+        return []
+    items = list(mapping.items()) if isinstance(mapping, dict) else list(mapping)
+    for item in items:
+        if not isinstance(item, (tuple, list)) or len(item) != 2:
+            raise TypeError(f"{what} must be (variable, expression) pairs or a dict, got {item!r}")
+    return [tuple(item) for item in items]
+
+
+def _updates(updates):
+    pairs = []
+    for target, expr in _pairs(updates, "updates"):
+        if getattr(target, "kind", None) != "shared":
+            raise TypeError(f"updates: {target!r} is not a shared variable (only dj.shared "
+                            "variables can be updated)")
+        if any(t is target for t, _ in pairs):
+            raise ValueError(f"updates: {target!r} is updated twice")
+        if not isinstance(expr, TensorVariable):  # a number or array: in the target's dtype
+            expr = constant(target.type.filter(expr, name=f"the update of {target!r}"))
+        _check_type("updates", target, expr)
+        pairs.append((target, expr))
+    return pairs
+
+
+def _givens(givens):
+    out = {}
+    for variable, replacement in _pairs(givens, "givens"):
+        if not isinstance(variable, TensorVariable):
+            raise TypeError(f"givens: {variable!r} is not a symbolic variable")
+        replacement = as_tensor_variable(replacement)
+        _check_type("givens", variable, replacement)
+        out[variable] = replacement
+    return out
+
+
+def _check_type(what, variable, expr):
+    """Theano's rule: a replacement or update has the type of what it replaces."""
+    if not variable.type.known or not expr.type.known:
+        return
+    if expr.ndim != variable.ndim:
+        raise ShapeError(what, f"{variable!r} is {variable.type} but its new value {expr!r} "
+                         f"is {expr.type}", hint="give it a value of the same rank")
+    if expr.dtype != variable.dtype:
+        raise DTypeError(what, f"{variable!r} is {variable.type} but its new value {expr!r} "
+                         f"is {expr.type}", hint=f"cast it: (...).astype('{variable.dtype}')")
+
+
+def _check_update(target, value):
+    current = target.container._array
+    shape = tuple(getattr(value, "shape", ()))
+    dtype = numpy.dtype(getattr(value, "dtype", current.dtype))
+    if dtype != current.dtype:
+        raise DTypeError("updates", f"{target!r} holds {current.dtype} but its update is "
+                         f"{dtype}", hint=f"cast the update: (...).astype('{current.dtype}')")
+    if shape != current.shape:
+        raise ShapeError("updates", f"{target!r} has shape {current.shape} but its update has "
+                         f"shape {shape}", hint="an update must keep the shared value's shape")
+
+
+def _filter(spec, position, value):
+    variable = spec.variable
+    label = f"input {position} ({variable.name!r})" if variable.name else f"input {position}"
+    if not variable.type.known:
+        array = numpy.asarray(getattr(value, "_array", value))
+        return array
+    return variable.type.filter(value, name=label, strict=spec.strict,
+                                allow_downcast=spec.allow_downcast)
+
+
+def _sources(tracer):
+    """Where each graph input comes from: ``('arg', position)`` or ``('state', read)``."""
+    by_var = {var.id: ("arg", position) for position, var in enumerate(tracer.inputs)}
+    for read, var in tracer.state_reads:
+        by_var[var.id] = ("state", read)
+    return [by_var[var.id] for var in tracer.builder.inputs]
+
+
+def _as_result(value):
+    """An output of the trace as something the executable can return: a Variable, or a
+    static value (a shape...) as an array."""
+    if isinstance(value, Variable):
+        return value
+    return numpy.asarray(value)
+
+
+def _fresh(outputs, inputs):
+    """Outputs the caller owns: never an input, a shared value, a constant or another
+    output (Theano returns fresh arrays too)."""
+    arrays = [a for a in inputs if isinstance(a, numpy.ndarray)]
+    fresh = []
+    for out in outputs:
+        shared = any(numpy.may_share_memory(out, a) for a in arrays + fresh)
+        fresh.append(out.copy() if shared or not out.flags.writeable else out)
+    return fresh

@@ -1,0 +1,227 @@
+"""The Python values a traced function may have baked into its graph, and their guard.
+
+A trace turns every Python number the code reads (a global ``SCALE``, a closure's
+``lr``, ``optimizer.lr``, a link's ``ratio``) into a graph constant.  The tracer cannot
+see those reads, so a replay after such a value changed would silently compute with the
+old one.  ``snapshot`` therefore records, after each trace, the Python state reachable
+from the function and its arguments: numbers and strings by value, arrays, Parameters,
+functions and other objects by identity (rebinding a captured array or replacing a
+Parameter is a change).  A replay needs the same snapshot; otherwise the function is
+traced again, as for any failed guard.
+
+What is walked: the function's closure cells and the globals its code names (and, for
+a bound method, a ``functools.partial`` or a callable object, what they hold), plus every
+argument that is not an array.  Objects are walked through their ``__dict__`` (links,
+optimizers, user objects) and the scalar settings of user classes; small tuples, dicts
+and a link's lists item by item; other lists and sets (mostly accumulators) by
+identity; up to ``MAX_DEPTH`` levels and ``MAX_ENTRIES`` values.  Plain Variables held
+as attributes (``Classifier.loss``) are results, not state, and are skipped; so are
+optimizer hyperparameters and parameters' update rules, which read their values live
+(``optimizer.LiveValue``: a replay reads ``opt.lr`` again) or guard their structure
+themselves (``optimizer.setting``).
+
+Values the traced call itself changed are left out of the guard: a replay does not run
+the Python code, so it cannot advance them, and guarding them would retrace every call.
+A value that the function both changes and bakes into the graph (``self.calls += 1;
+return x * self.calls``) is therefore not followed by replays; tests pin this limitation
+(the library keeps its own counters, such as optimizers' ``t``, in arrays).
+"""
+
+import contextlib
+import functools
+import types
+
+import numpy
+
+from dualgrad.core.variable import Parameter, Variable
+from dualgrad.link import Link
+from dualgrad.optimizer import Hyperparameter
+
+MAX_DEPTH = 6
+MAX_ENTRIES = 5000
+MAX_ITEMS = 64  # containers longer than this are compared by identity only
+_SCALARS = (bool, int, float, complex, str, bytes, type(None))
+_OPAQUE = (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, type,
+           types.MethodType, functools.partial, numpy.ndarray, numpy.dtype)
+
+
+class _Same:
+    """An identity token: equal only to a token of the very same object."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj):
+        self.obj = obj
+
+    def __eq__(self, other):
+        return isinstance(other, _Same) and other.obj is self.obj
+
+    def __hash__(self):
+        return id(self.obj)
+
+    def __repr__(self):
+        return f"<{type(self.obj).__name__} at {id(self.obj):#x}>"
+
+
+def _scalar(value):
+    # repr keeps 0.0 and -0.0 apart and makes nan equal to itself.
+    return (type(value).__name__, repr(value))
+
+
+class _Walker:
+    def __init__(self):
+        self.values = {}
+        self.seen = set()
+
+    def root(self, path, value):
+        """A top-level value: anything non-scalar is also compared by identity."""
+        if isinstance(value, (*_SCALARS, numpy.generic)):
+            self.values[path] = _scalar(value)
+            return
+        self.values[path] = _Same(value)
+        self.walk(path, value, 0)
+
+    def walk(self, path, value, depth, structural=False):
+        if len(self.values) >= MAX_ENTRIES or depth > MAX_DEPTH:
+            return
+        if isinstance(value, (*_SCALARS, numpy.generic)):
+            self.values[path] = _scalar(value)
+            return
+        if isinstance(value, Parameter):  # (its update rule guards itself: see below)
+            self.values[path] = _Same(value)
+            return
+        if isinstance(value, (Variable, Hyperparameter)) or _is_cupy(value):
+            return  # results and data (the graph reads arrays itself); live hyperparameters
+        if isinstance(value, _OPAQUE):
+            self.values[path] = _Same(value)
+            return
+        if id(value) in self.seen:
+            return
+        self.seen.add(id(value))
+        self._children(path, value, depth, structural)
+
+    def _children(self, path, value, depth, structural):
+        if isinstance(value, (list, set, bytearray)) and not (
+                structural and isinstance(value, list)):
+            # Mutable sequences are mostly accumulators (a log the code appends to):
+            # their identity is guarded, not their contents.  A link's lists (its
+            # children, layers, parameters) are its structure and are walked.
+            self.values[path] = _Same(value)
+            return
+        if isinstance(value, (tuple, list, frozenset, dict)):
+            if len(value) > MAX_ITEMS:
+                self.values[path] = _Same(value)
+                return
+            self.values[path + ".__len__"] = _scalar(len(value))
+            if isinstance(value, dict):
+                for key, item in list(value.items()):
+                    if isinstance(key, _SCALARS):
+                        self.walk(f"{path}[{key!r}]", item, depth + 1)
+            elif isinstance(value, (tuple, list)):
+                for index, item in enumerate(value):
+                    self.walk(f"{path}[{index}]", item, depth + 1)
+            return
+        attributes = getattr(value, "__dict__", None)
+        if isinstance(attributes, dict):
+            link = isinstance(value, Link)
+            for name, item in list(attributes.items()):
+                self.walk(f"{path}.{name}", item, depth + 1, link)
+        cls = type(value)
+        if not cls.__module__.startswith(("dualgrad", "builtins", "numpy")):
+            for name, item in list(vars(cls).items()):  # a user class's settings
+                if isinstance(item, _SCALARS) and not name.startswith("__"):
+                    self.values[f"{path}.__class__.{name}"] = _scalar(item)
+
+
+def _function_roots(fn):
+    """``(name, value)`` for what the code of ``fn`` can read besides its arguments."""
+    roots = []
+    while isinstance(fn, functools.partial):
+        roots += [(f"partial.args[{i}]", a) for i, a in enumerate(fn.args)]
+        roots += [(f"partial.{k}", v) for k, v in fn.keywords.items()]
+        fn = fn.func
+    if isinstance(fn, types.MethodType):
+        roots.append(("self", fn.__self__))
+        fn = fn.__func__
+    if not isinstance(fn, types.FunctionType):
+        roots.append(("self", fn))  # a callable object (a Link): its state
+        return roots
+    if fn.__closure__:
+        for name, cell in zip(fn.__code__.co_freevars, fn.__closure__):
+            with contextlib.suppress(ValueError):  # an empty cell (assigned later)
+                roots.append((name, cell.cell_contents))
+    namespace = fn.__globals__
+    for name in _global_names(fn.__code__):
+        if name in namespace:
+            roots.append((name, namespace[name]))
+    return roots
+
+
+@functools.lru_cache(maxsize=512)
+def _global_names(code):
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):  # lambdas and comprehensions inside
+            names.update(_global_names(const))
+    return tuple(sorted(names))
+
+
+def snapshot(fn, args, static=()):
+    """``{path: token}`` of the Python state ``fn`` called with ``args`` can read.
+
+    Arrays among ``args`` are the graph's inputs and are not part of it; Python scalars
+    among them are already in the cache key."""
+    walker = _Walker()
+    for name, value in _function_roots(fn):
+        walker.root(name, value)
+    for index, arg in enumerate(args):
+        data = isinstance(arg, (*_SCALARS, numpy.ndarray, Variable, list, range))
+        if (index in static or not data) and not _is_cupy(arg):
+            walker.root(f"argument {index}", arg)
+    return walker.values
+
+
+def _is_cupy(value):
+    return type(value).__module__.startswith("cupy")
+
+
+class Expected:
+    """What a replay needs: the values the traced call left unchanged, and no value at a
+    path that did not exist after the trace (an attribute set later may shadow a class
+    attribute the code read)."""
+
+    __slots__ = ("values", "paths")
+
+    def __init__(self, before, after):
+        self.values = {path: token for path, token in after.items()
+                       if before.get(path) == token}
+        self.paths = frozenset(after)
+
+
+def stable_part(before, after):
+    """The part of ``after`` the traced call did not change itself (see the module
+    docstring): what a replay needs to hold."""
+    return Expected(before, after)
+
+
+def mismatch(expected, now):
+    """None when ``now`` agrees with ``expected``; else one line naming the change."""
+    if not isinstance(expected, Expected):
+        return None
+    for path, token in expected.values.items():
+        current = now.get(path)
+        if current != token:
+            return (f"Python value {path} is now {_show(current)} (traced with "
+                    f"{_show(token)}); pass values that change as arguments")
+    if len(now) != len(expected.paths) or not expected.paths.issuperset(now):
+        path = next(iter(set(now) - expected.paths), "?")
+        return f"Python value {path} appeared after the trace; pass values that change as arguments"
+    return None
+
+
+def _show(token):
+    if token is None:
+        return "gone"
+    if isinstance(token, tuple):
+        return token[1]
+    return repr(token)
