@@ -29,6 +29,7 @@ class Executable:
     rng_key = None  # the stream's key when traced (None: any key)
     lines = None  # {Var id: user source line of the op}, from the trace
     connects = False  # whether replayed results may join the tape (see the docstring)
+    argument_grads = ()  # positions of arguments whose .grad each replay writes
     on_tape = ()  # positions of the results that join it
     _taped = None  # the layer.TapedGraph replaying onto the tape, made on first need
 
@@ -51,7 +52,9 @@ class Executable:
         outputs = [tracer.operand(leaf) for leaf in leaves if _is_traced_leaf(leaf)]
         writes = list(tracer.writes.values())
         grads = tracer.gradient_writes()
-        wrote_gradients = any(operand is not None for _, operand in grads)
+        argument_grads = tracer.argument_gradient_writes()
+        wrote_gradients = any(operand is not None for _, operand in grads) or bool(
+            argument_grads)
         if not wrote_gradients:
             # NOTE: code that computed no gradient leaves every .grad alone; clearing the
             # ones that were None while tracing would undo gradient accumulation across
@@ -59,6 +62,7 @@ class Executable:
             grads = []
         outputs += [operand for _, operand in writes]
         outputs += [operand for _, operand in grads if operand is not None]
+        outputs += [operand for _, operand in argument_grads]
         outputs += [guard.value for guard in tracer.guards]
         recorded = tracer.builder.build(outputs)
         graph = optimize(layer.inline_calls(recorded))
@@ -68,6 +72,7 @@ class Executable:
                          [(param, operand is not None) for param, operand in grads],
                          list(tracer.guards), rng, name)
         executable.rng_key = random_ops.get_state()[0]
+        executable.argument_grads = [position for position, _ in argument_grads]
         # A training step's results stay off the tape: it consumed its graph itself (as
         # eager backward() does) and may write the parameters the results depend on.
         # Results on the tape are those the traced (eager) run put there: a gradient
@@ -101,7 +106,7 @@ class Executable:
             if not guard.holds(array):
                 random_ops.set_state(saved_rng)
                 return False, None, "guard " + guard.describe(array)
-        self._write_back(outputs)
+        self._write_back(outputs, args)
         results = outputs[: self.n_results] if operands is None else on_tape()
         return True, _unflatten(self.tree, iter(results)), None
 
@@ -124,7 +129,12 @@ class Executable:
     def _gather(self, args):
         inputs = []
         for var, (kind, where) in zip(self.graph.inputs, self.sources):
-            array = args[where] if kind == "arg" else where.read()
+            if kind == "arg":
+                array = args[where]
+            elif where.kind == "argument_grad":
+                array = args[where.owner]._grad_var
+            else:
+                array = where.read()
             if isinstance(array, Variable):
                 array = array._array
             if array is None:
@@ -158,7 +168,7 @@ class Executable:
         return (_is_random(op) and self.rng_key in (None, op.key)
                 and (op.counter - start) & random_ops.MASK64 < drawn)
 
-    def _write_back(self, outputs):
+    def _write_back(self, outputs, args=()):
         position = self.n_results
         for target in self.writes:
             state_module.write(target, outputs[position])
@@ -169,6 +179,9 @@ class Executable:
                 position += 1
             else:
                 param._grad_var = None
+        for argument in self.argument_grads:
+            args[argument]._grad_var = Variable(outputs[position], requires_grad=False)
+            position += 1
 
     def __str__(self):
         return f"{self.name}: {self.graph}"

@@ -140,6 +140,7 @@ class JitFunction:
             return arg
         if isinstance(arg, Variable):
             tracer.add_input(arg._array)
+            tracer.watch_argument(index, arg)
             return arg
         # NOTE: a raw array argument is handed to the function as a Variable (needing no
         # gradient), so that arithmetic on it is recorded instead of computed by numpy
@@ -162,7 +163,8 @@ class JitFunction:
                 array = arg._array if isinstance(arg, Variable) else arg
                 if not hasattr(array, "shape"):
                     array = numpy.asarray(array)
-                requires = isinstance(arg, Variable) and arg.requires_grad
+                requires = isinstance(arg, Variable) and (
+                    arg.requires_grad, arg._grad_var is not None)
                 parts.append((array.dtype.str, tuple(array.shape), requires))
             else:
                 parts.append(("python", type(arg).__name__, _hashable(arg)))

@@ -40,8 +40,10 @@ _PYTHON_SCALARS = (bool, int, float)
 class StateRead:
     """An implicit input: ``read()`` gives its current array on every replay.
 
-    ``owner`` is a Variable (its ``.array`` is read), a raw array (read as is), or, for
-    ``kind == 'grad'``, the Parameter whose gradient is read."""
+    ``owner`` is a Variable (its ``.array`` is read), a raw array (read as is), for
+    ``kind == 'grad'`` the Parameter whose gradient is read, and for
+    ``kind == 'argument_grad'`` the position of the argument whose gradient is read
+    (the executable reads it from each call's arguments)."""
 
     owner: object
     kind: str  # 'array' | 'raw' | 'grad'
@@ -106,6 +108,8 @@ class Tracer:
         self.builder = GraphBuilder()
         self.inputs = []  # explicit input Vars, in order
         self.state_reads = []  # (StateRead, Var)
+        self.arguments = []  # (position, Variable) of Variable arguments
+        self._argument_grad_owner = {}  # id(gradient Variable) -> argument position
         self.writes = {}  # id(target) -> (target, operand)
         self.guards = []
         self._values = {}  # id(array) -> operand (Var or Const)
@@ -117,6 +121,22 @@ class Tracer:
         self.in_forward = False  # True while an op's own forward runs (see TracedArray)
 
     # -- values --------------------------------------------------------------------------
+    def watch_argument(self, position, variable):
+        """Note a Variable argument, so its gradient (read or written by ``backward()``
+        inside the function) follows the argument of each call, not this one."""
+        self.arguments.append((position, variable))
+        if variable._grad_var is not None:
+            self._argument_grad_owner[id(variable._grad_var)] = position
+
+    def argument_gradient_writes(self):
+        """``(position, operand)`` for every argument whose ``.grad`` the code computed."""
+        out = []
+        for position, variable in self.arguments:
+            grad = variable._grad_var
+            if grad is not None and id(grad._array) in self._values:
+                out.append((position, self._values[id(grad._array)]))
+        return out
+
     def add_input(self, array):
         var = self.builder.add_input(_aval(array))
         self._bind(array, var)
@@ -143,6 +163,9 @@ class Tracer:
                 return found
             owner = self._grad_owner.get(id(x))
             read = StateRead(owner, "grad") if owner is not None else StateRead(x, "array")
+            position = self._argument_grad_owner.get(id(x))
+            if position is not None:
+                read = StateRead(position, "argument_grad")
             return self._lift(read, array, x)
         found = self._values.get(id(x))
         if found is None:
