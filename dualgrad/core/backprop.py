@@ -11,7 +11,6 @@ from .._config import config, using_config
 from ..backend import get_array_module
 from ..errors import BackwardError, NonFiniteError, ShapeError
 from . import tape
-from .tape import _input_ref
 from .variable import Variable, make_output
 
 _SECOND_TIME = (
@@ -162,13 +161,16 @@ def _run(starts, retain_grad, double, retain_graph, targets):
 
 
 def _release(node):
-    """Free the arrays ``node`` holds for backward.  Its inputs become light references,
+    """Free the arrays ``node`` holds for backward.  Its inputs become their creators,
     so the graph keeps its shape: ``unchain_backward()`` can still walk and cut it, and a
     second backward through it raises instead of computing with freed data."""
     node.released = True
     node.saved_output = None
     if node.op.saves_inputs:
-        node.inputs = tuple(map(_input_ref, node.inputs))
+        # An intermediate input is replaced by its creator (``Node.creator`` is the node
+        # itself), a leaf stays (the user holds it), constants go.
+        node.inputs = tuple([(x.creator or x) if isinstance(x, Variable) else None
+                             for x in node.inputs])
 
 
 def _deliver_to_leaf(x, gx, targets, found, handed_out):

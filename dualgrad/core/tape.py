@@ -19,6 +19,7 @@ from .aval import aval_of
 from .variable import Variable, make_output
 
 _ndarray = numpy.ndarray
+_new_variable = object.__new__
 _modules = sys.modules
 
 # The active tracer (compiled mode), or None.  When set, every op application goes to
@@ -51,6 +52,12 @@ class Node:
     def label(self):
         """A readable name of the op (Chainer's ``FunctionNode.label``)."""
         return self.op.name
+
+    @property
+    def creator(self):
+        """The node itself: a released node lists its inputs' creators in place of the
+        inputs, and graph walks read ``input.creator`` uniformly."""
+        return self
 
 
 class InputRef:
@@ -150,7 +157,13 @@ def record(op, inputs, y):
     node.saved_output = y if op.saves_output else None
     node.released = False
     node.grad = None
-    out = make_output(y, node, True)
+    out = _new_variable(Variable)  # make_output, inlined: this is the per-op hot path
+    out._array = y
+    out._grad_var = None
+    out.creator = node
+    out.requires_grad = True
+    out.name = None
+    out._unchained = False
     node.output_ref = _weakref(out)
     return out
 
