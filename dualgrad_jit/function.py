@@ -12,6 +12,19 @@ tracer, which records every op the dualgrad functions emit into a graph; the gra
 optimised (stabilisation included: ``log(1 + x)`` runs as ``log1p``) and cached, and
 every call runs it.  Updates of shared variables are computed in the same run and
 written after all outputs, as in Theano.
+
+Called with plain arrays it returns plain arrays, as Theano does.  Called with
+Variables that want gradients (under ``dg.config.enable_backprop``), it returns
+Variables, each float one a single differentiable node on the tape, so a compiled
+function is used like any dualgrad function:
+
+>>> import numpy as np, dualgrad as dg
+>>> v = T.dvector('v')
+>>> g = dj.function([v], (v ** 2).sum())
+>>> x = dg.Variable(np.array([1.0, 2.0]))
+>>> g(x).backward()
+>>> x.grad
+array([2., 4.])
 """
 
 import warnings
@@ -24,15 +37,18 @@ from dualgrad.core import tape
 from dualgrad.core.abstract import AbstractArray
 from dualgrad.core.variable import Variable, make_output
 from dualgrad.errors import DTypeError, DualgradError, ShapeError
+from dualgrad.ops import elementwise as ew
 from dualgrad.ops import random as random_ops
 
 from .errors import CompileError
 from .executable import Executable
 from .ir import interpret
+from .layer import TapedGraph, call
 from .passes import optimize
 from .tensor.evaluate import Evaluator, MissingInputError, walk
 from .tensor.variable import TensorVariable, as_tensor_variable, constant
 from .trace import Tracer
+from .vjp import CompiledGraph
 
 
 class InputError(DualgradError, TypeError):
@@ -137,13 +153,28 @@ class Function:
 
     # -- calling ----------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
-        arrays = self._bind(args, kwargs)
-        results = self._run(self._executable(arrays), arrays)
+        values = self._values(args, kwargs)
+        arrays = self._filter(values)
+        executable = self._executable(arrays)
+        if tape.TRACER is not None:
+            results = self._run_traced(executable, values, arrays)
+        elif dg.config.enable_backprop and any(_wants_grad(v) for v in values):
+            results = self._run_on_tape(executable, values, arrays)
+        else:
+            results = self._run(executable, arrays)
         if self._single:
             return results[0]
         return results
 
     def _bind(self, args, kwargs):
+        return self._filter(self._values(args, kwargs))
+
+    def _filter(self, values):
+        return [_filter(spec, position, value)
+                for position, (spec, value) in enumerate(zip(self.inputs, values))]
+
+    def _values(self, args, kwargs):
+        """What the caller passed for each input (or its default), not converted yet."""
         if len(args) > len(self.inputs):
             raise InputError(f"{self.name} takes {len(self.inputs)} inputs, got {len(args)}")
         values = dict(enumerate(args))
@@ -156,14 +187,11 @@ class Function:
             if names[key] in values:
                 raise InputError(f"{self.name} got input {key!r} twice (by position and name)")
             values[names[key]] = value
-        arrays = []
         for position, spec in enumerate(self.inputs):
             if position not in values and not spec.has_default:
                 raise InputError(f"{self.name} is missing input {position} ({spec.variable!r}, "
                                  f"{spec.variable.type})")
-            value = values.get(position, spec.value)
-            arrays.append(_filter(spec, position, value))
-        return arrays
+        return [values.get(position, spec.value) for position, spec in enumerate(self.inputs)]
 
     def _signature(self, arrays):
         shared = tuple((s.container._array.dtype.str, s.container._array.shape)
@@ -233,6 +261,69 @@ class Function:
             state_module.write(target, value)  # after every output was computed
         return results
 
+    def _run_on_tape(self, executable, values, arrays):
+        """Run with some argument wanting a gradient: each float result is one
+        ``CompiledCall`` node on the tape (``dualgrad_jit.layer``), whose backward is
+        derived from the graph and differentiable again; the others are plain Variables.
+
+        Shared variables stay off the tape (their gradients are ``dj.grad``'s business);
+        a captured eager Variable that wants a gradient joins it, as in ``dj.jit``.  A
+        shared value an update overwrites in place is copied first, so what the nodes
+        keep for the backward is the value the outputs were computed from."""
+        written = executable.writes
+        inputs, operands = [], []
+        for kind, where in executable.sources:
+            if kind == "arg":
+                array = arrays[where]
+                value = values[where]
+                operand = _tape_operand(value, array) if _wants_grad(value) else array
+            else:
+                array = where.read()
+                owner = where.owner if where.kind == "array" else None
+                if any(owner is target for target in written):
+                    array = array.copy()
+                operand = owner if _wants_grad(owner) and not self._is_shared(owner) else array
+            inputs.append(array)
+            operands.append(operand)
+        graph = executable.graph
+        if executable.rng is not None:
+            graph = executable._renumber_random_draws()  # fresh numbers on every call
+        count = executable.n_results
+        if executable._taped is None:
+            executable._taped = TapedGraph(executable.graph, count, range(count))
+
+        def fresh(outputs):
+            return _fresh(outputs[:count], inputs) + _fresh(outputs[count:], inputs)
+
+        outputs, connect = executable._taped.run(graph, operands, inputs, fresh=fresh)
+        for target, value in zip(written, outputs[count:]):
+            state_module.write(target, value)  # after every output was computed
+        return connect()
+
+    def _run_traced(self, executable, values, arrays):
+        """Called inside traced code (``dj.jit``): the graph is recorded as ``CompiledCall``
+        equations reading the arguments and the shared values, and the updates as state
+        writes, so nothing of this call is baked into the trace as a constant."""
+        operands = []
+        for kind, where in executable.sources:
+            if kind == "arg":
+                value = values[where]
+                operands.append(_tape_operand(value, arrays[where])
+                                if isinstance(value, Variable) else arrays[where])
+            else:
+                operands.append(where.owner if where.kind == "array" else where.read())
+        graph = executable.graph
+        if executable.rng is not None:
+            graph = executable._renumber_random_draws()
+        outputs = call(CompiledGraph(graph), operands)
+        count = executable.n_results
+        for target, value in zip(executable.writes, outputs[count:]):
+            state_module.assign(target, value)  # after every output was computed
+        return list(outputs[:count])
+
+    def _is_shared(self, owner):
+        return any(owner is s.container for s in self._shared)
+
     # -- looking inside -----------------------------------------------------------------
     def graph(self, *args, **kwargs):
         """The optimised graph run for arguments like ``args`` (compiled if need be)."""
@@ -252,6 +343,20 @@ class Function:
 
 
 # -- helpers ----------------------------------------------------------------------------------
+def _wants_grad(value):
+    return isinstance(value, Variable) and value.requires_grad
+
+
+def _tape_operand(value, array):
+    """The input as the tape sees it: the caller's Variable (cast on the tape when the
+    input's dtype differs), else the array."""
+    if not isinstance(value, Variable):
+        return array
+    if value._array is array:
+        return value
+    return ew.cast(value, array.dtype.name)  # converted by the input's type (a downcast)
+
+
 def _ids(variables):
     return {id(v) for v in variables}
 

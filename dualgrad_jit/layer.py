@@ -348,9 +348,10 @@ def _argument(x, symbolic, position):
 
 # -- replays of traced functions ----------------------------------------------------------------
 class TapedGraph:
-    """A ``dj.jit`` variant's graph replayed onto the tape: of its first ``n_results``
-    outputs (the returned values), those at ``on_tape`` become ``CompiledCall`` nodes;
-    the others, and the other outputs (state writes, guards), stay plain.
+    """A ``dj.jit`` variant's (or a ``dj.function``'s) graph replayed onto the tape: of
+    its first ``n_results`` outputs (the returned values), those at ``on_tape`` become
+    ``CompiledCall`` nodes; the others, and the other outputs (state writes, guards),
+    stay plain.
 
     Random draws are made first and passed in as data, so the compiled graph, and the
     backward derived from it, are the same on every call whatever the draws."""
@@ -363,10 +364,12 @@ class TapedGraph:
         self.fn = CompiledGraph(hoisted, floats)
         self.n_results = n_results
 
-    def run(self, graph, operands, arrays, on_value=None):
+    def run(self, graph, operands, arrays, on_value=None, fresh=None):
         """Run this call's ``graph`` (its draws renumbered) on ``arrays``; ``operands``
         are the same inputs as the tape sees them (Variables where a gradient is wanted);
-        ``on_value(equation, array)`` (modes) watches ``graph``'s own equations.
+        ``on_value(equation, array)`` (modes) watches ``graph``'s own equations;
+        ``fresh(outputs)`` may replace output arrays (by copies the caller owns) before
+        they become Variables.
 
         Returns ``(outputs, results)``: every output as an array, and a function making
         the returned values' Variables (call it once the guards held)."""
@@ -377,6 +380,8 @@ class TapedGraph:
             outputs, saved = run_forward(self.fn, list(arrays) + draws, need_of(operands), xp)
         else:  # a mode watches ``graph`` node by node: run it as it is, keep no residuals
             outputs, saved = interpret(graph, arrays, xp, on_value), None
+        if fresh is not None:
+            outputs = fresh(outputs)
         return outputs, functools.partial(connect, self.fn, operands, outputs, saved,
                                           range(self.n_results))
 
