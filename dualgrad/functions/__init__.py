@@ -96,3 +96,14 @@ __all__ = [
     "sin", "softmax", "softmax_cross_entropy", "softplus", "split_axis", "sqrt", "square",
     "squeeze", "stack", "sum", "swapaxes", "tanh", "tile", "transpose", "where",
 ]  # fmt: skip
+
+
+def _accept_symbolic_arguments():
+    from ._dispatch import accepting_symbolic
+
+    namespace = globals()
+    for name in __all__:
+        namespace[name] = accepting_symbolic(namespace[name])
+
+
+_accept_symbolic_arguments()

@@ -161,3 +161,15 @@ __all__ = [
     "sqrt", "stack", "sub", "sum", "switch", "tanh", "tensor", "transpose", "true_div",
     "where", "zeros", "zeros_like",
 ] + sorted(CONSTRUCTORS)  # fmt: skip
+
+
+def _route_functions_here():
+    """``F.exp(T.dvector())`` builds the same recipe step as ``T.exp(...)``."""
+    from dualgrad.functions._dispatch import register_symbolic
+
+    from .basic import symbolic as _symbolic
+
+    register_symbolic((TensorVariable,), lambda fn, args, kwargs: _symbolic(fn)(*args, **kwargs))
+
+
+_route_functions_here()
