@@ -1,5 +1,5 @@
 # Set-up and everyday commands. Everything runs inside .venv, created on first use.
-#   make demo   train the eager example (creates .venv and installs the project)
+#   make demo   train the digits example, eager and compiled with dj.jit (creates .venv)
 #   make test   lint, then the whole test suite
 #   make lint   ruff only
 #   make bench  eager-overhead benchmark (updates bench/RESULTS.md)

@@ -331,7 +331,11 @@ class Function:
 
     def print_graph(self, *args, file=None, **kwargs):
         """Print the optimised graph for ``args`` (default: the latest call's)."""
-        if args or kwargs or self.last is None:
+        if not (args or kwargs) and self.last is None:
+            raise ValueError(
+                f"{self.name}: shapes are bound at call time, so there is no graph yet; call "
+                "the function once, or pass example arguments: f.print_graph(x_example)")
+        if args or kwargs:
             graph = self.graph(*args, **kwargs)
         else:
             graph = self.last.graph

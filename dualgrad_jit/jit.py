@@ -98,7 +98,9 @@ class JitFunction:
             self._eager[signature] = reason
             warnings.warn(reason, JitWarning, stacklevel=2)
             return self._call_eagerly(args)
-        return self._trace(signature, args, state)
+        result = self._trace(signature, args, state)
+        self._explain_trace(signature)  # (outside _trace: modes may trace in debug mode)
+        return result
 
     def _call_eagerly(self, args):
         """Run the Python function as a traced call would see its arguments."""
@@ -130,10 +132,13 @@ class JitFunction:
         executable.python_state = python_state.stable_part(
             state or {}, python_state.snapshot(self.fn, args, self.static_argnums))
         self._variants[signature].insert(0, executable)
-        _explain(f"traced {self._name} for {signature[0]}: variant "
-                 f"{len(self._variants[signature])}, {len(executable.graph.equations)} ops, "
-                 f"{len(executable.guards)} guards")
         return plain(result)
+
+    def _explain_trace(self, signature):
+        variants = self._variants[signature]
+        executable = variants[0]
+        _explain(f"traced {self._name} for {signature[0]}: variant {len(variants)}, "
+                 f"{len(executable.graph.equations)} ops, {len(executable.guards)} guards")
 
     def _bind_argument(self, tracer, index, arg):
         if index in self.static_argnums or not _is_array_like(arg):

@@ -20,10 +20,15 @@ def load_example(name):
 
 def test_train_digits_reaches_95_percent_and_plots_its_curves(tmp_path, capsys):
     example = load_example("train_digits")
-    accuracy = example.main(["--epoch", "12", "--out", str(tmp_path), "--no-progress"])
+    accuracy = example.main(["--epoch", "12", "--out", str(tmp_path), "--no-progress",
+                             "--steps", "20"])
     printed = capsys.readouterr().out
     assert accuracy >= 0.95
     assert f"final test accuracy {accuracy:.4f}" in printed
+    # The same step compiled by dj.jit keeps its twin equal to the eager model.
+    assert "backend 'numpy'" in printed
+    assert ("after 20 steps the compiled twin's 6 parameters equal the eager model's "
+            "bit for bit") in printed
     for name in ("loss.png", "accuracy.png", "log"):
         assert (tmp_path / name).stat().st_size > 0, name
     with open(tmp_path / "loss.png", "rb") as png:
