@@ -64,6 +64,7 @@ class JitFunction:
         self.max_variants = max_variants
         self._variants = {}  # signature -> list of Executable (most recently used first)
         self._eager = {}  # signature -> reason the signature runs eagerly
+        self._changes_python = {}  # signature -> Python state its last trace changed
         self.stats = {"traces": 0, "replays": 0, "guard_failures": 0, "eager_calls": 0}
         functools.update_wrapper(self, fn, updated=())
 
@@ -131,11 +132,38 @@ class JitFunction:
         # Python values the code read were baked in: a replay needs them unchanged.
         executable.python_state = python_state.stable_part(
             state or {}, python_state.snapshot(self.fn, args, self.static_argnums))
-        self._variants[signature].insert(0, executable)
+        self._keep_unless_it_changes_python_state(signature, executable)
         return plain(result)
+
+    def _keep_unless_it_changes_python_state(self, signature, executable):
+        """Cache ``executable`` unless its traced call changed Python state itself.
+
+        A replay does not run the Python code, so state the code changes (a counter it
+        advances, an attribute it sets) would silently stop changing.  Lazy
+        initialisation does this once, so a first such trace is just not kept; when the
+        next trace changes Python state again, the signature runs eagerly, with a warning.
+        """
+        changed = executable.python_state.changed
+        if not changed:
+            self._changes_python.pop(signature, None)
+            self._variants[signature].insert(0, executable)
+            return
+        if signature not in self._changes_python:
+            self._changes_python[signature] = changed
+            _explain(f"not keeping the trace of {self._name}: the call changed Python state "
+                     f"({', '.join(changed[:3])}); tracing again on the next call")
+            return
+        reason = (f"{self._name} changes Python state on every call ({', '.join(changed[:3])})"
+                  "; a compiled replay would not, so it runs eagerly for this signature. "
+                  "Keep values that change in arrays (a Variable written with "
+                  "dualgrad.core.state.assign) or pass them as arguments")
+        self._eager[signature] = reason
+        warnings.warn(reason, JitWarning, stacklevel=4)
 
     def _explain_trace(self, signature):
         variants = self._variants[signature]
+        if not variants:
+            return  # the trace was not kept (see _keep_unless_it_changes_python_state)
         executable = variants[0]
         _explain(f"traced {self._name} for {signature[0]}: variant {len(variants)}, "
                  f"{len(executable.graph.equations)} ops, {len(executable.guards)} guards")

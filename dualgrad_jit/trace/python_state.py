@@ -190,12 +190,28 @@ class Expected:
     path that did not exist after the trace (an attribute set later may shadow a class
     attribute the code read)."""
 
-    __slots__ = ("values", "paths")
+    __slots__ = ("values", "paths", "changed")
 
     def __init__(self, before, after):
         self.values = {path: token for path, token in after.items()
                        if before.get(path) == token}
         self.paths = frozenset(after)
+        # Python numbers and strings the traced call changed on objects that existed
+        # before it (a counter it advances, a size it records): a replay cannot change
+        # them, since it does not run the Python code.  Objects the call created (a
+        # cache, a lazily made parameter) and their contents are not counted.
+        self.changed = sorted(
+            path for path in after
+            if path not in self.values and isinstance(after[path], tuple)
+            and not path.endswith(".__len__")
+            and _owner_path(path) in before and before[_owner_path(path)] == after.get(
+                _owner_path(path))  # the same object as before the call
+        )
+
+
+def _owner_path(path):
+    """``'c'`` for ``'c.calls'``; ``'c.items[2]'`` -> ``'c.items'``."""
+    return path.rsplit(".", 1)[0] if "." in path else path
 
 
 def stable_part(before, after):
