@@ -65,6 +65,7 @@ class JitFunction:
         self._variants = {}  # signature -> list of Executable (most recently used first)
         self._eager = {}  # signature -> reason the signature runs eagerly
         self._changes_python = {}  # signature -> Python state its last trace changed
+        self._warned = False  # the variant limit warns once per function
         self.stats = {"traces": 0, "replays": 0, "guard_failures": 0, "eager_calls": 0}
         functools.update_wrapper(self, fn, updated=())
 
@@ -91,13 +92,19 @@ class JitFunction:
         if failures:
             self.stats["guard_failures"] += 1
             _explain(f"retrace {self._name}: {failures[0]}")
-        if len(variants) >= self.max_variants:
-            reason = (f"{self._name} needed more than {self.max_variants} traced variants for "
-                      f"one signature (last: {failures[0] if failures else '?'}); it now runs "
-                      "eagerly for this signature. Data-dependent Python control flow that "
-                      "changes on every call cannot be compiled: use F.where / dj.ifelse")
+        if sum(map(len, self._variants.values())) >= self.max_variants:
+            last = failures[0] if failures else f"new signature {signature[0]}"
+            reason = (f"{self._name} needed more than {self.max_variants} traced variants "
+                      f"(last: {last}); it now runs eagerly for calls no compiled variant "
+                      "serves. Data-dependent Python control flow that changes on every call "
+                      "cannot be compiled: use F.where / dj.ifelse; for many input shapes, "
+                      "pad to a few sizes")
             self._eager[signature] = reason
-            warnings.warn(reason, JitWarning, stacklevel=2)
+            if not self._warned:
+                self._warned = True
+                warnings.warn(reason, JitWarning, stacklevel=2)
+            else:
+                _explain(reason)
             return self._call_eagerly(args)
         result = self._trace(signature, args, state)
         self._explain_trace(signature)  # (outside _trace: modes may trace in debug mode)

@@ -112,3 +112,14 @@ def test_numpy_on_a_traced_array_is_refused_with_the_fix():
 
     with pytest.raises(dj.ConcretizationError, match="Use dualgrad ops"):
         sneaky(np.ones(2))
+
+
+def test_the_variant_limit_counts_every_signature_of_the_function():
+    compiled = dj.jit(lambda x: x * 2.0, max_variants=3)
+    with pytest.warns(dj.JitWarning, match="more than 3 traced variants") as record:
+        for n in range(1, 7):  # six shapes: three compiled, then eager
+            np.testing.assert_array_equal(compiled(np.ones(n)).array, np.full(n, 2.0))
+    assert len(record) == 1  # warned once for the function
+    assert compiled.stats["traces"] == 3 and compiled.stats["eager_calls"] == 3
+    np.testing.assert_array_equal(compiled(np.ones(2)).array, [2.0, 2.0])  # still compiled
+    assert compiled.stats["replays"] == 1
