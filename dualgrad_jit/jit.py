@@ -137,8 +137,9 @@ class JitFunction:
             name=self._name, rng=(start, drawn) if drawn else None,
         )
         # Python values the code read were baked in: a replay needs them unchanged.
+        read = {id(r.owner) for r, _ in tracer.state_reads if r.kind == "array"}
         executable.python_state = python_state.stable_part(
-            state or {}, python_state.snapshot(self.fn, args, self.static_argnums))
+            state or {}, python_state.snapshot(self.fn, args, self.static_argnums), read)
         self._keep_unless_it_changes_python_state(signature, executable)
         return plain(result)
 

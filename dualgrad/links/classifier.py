@@ -1,6 +1,6 @@
 """A predictor wrapped with its loss and accuracy, as Chainer's ``L.Classifier``."""
 
-from ..functions.evaluation import accuracy
+from ..functions.evaluation import accuracy as accuracy_function
 from ..functions.loss import softmax_cross_entropy
 from ..link import Chain
 from ..reporter import report
@@ -24,7 +24,14 @@ class Classifier(Chain):
 
     compute_accuracy = True
 
-    def __init__(self, predictor, lossfun=softmax_cross_entropy, accfun=accuracy,
+    # The results of the latest call.  Class-level defaults (not instance attributes set
+    # in __init__) so that a compiled step sees the first call *add* them rather than
+    # change state the call could have read.
+    y = None
+    loss = None
+    accuracy = None
+
+    def __init__(self, predictor, lossfun=softmax_cross_entropy, accfun=accuracy_function,
                  label_key=-1):
         if not isinstance(label_key, (int, str)):
             raise TypeError(f"label_key must be an int or a str, got {type(label_key).__name__}")
@@ -32,9 +39,6 @@ class Classifier(Chain):
         self.lossfun = lossfun
         self.accfun = accfun
         self.label_key = label_key
-        self.y = None
-        self.loss = None
-        self.accuracy = None
         with self.init_scope():
             self.predictor = predictor
 

@@ -68,9 +68,22 @@ def _scalar(value):
     return (type(value).__name__, repr(value))
 
 
+# The token of a plain Variable held in an attribute: its presence is structure (code
+# branches on ``self.h is None``); its value is data the graph reads.
+HELD = ("Variable", "held")
+
+
+class Snapshot(dict):
+    """``{path: token}``, plus ``held``: ``{path: id(Variable)}`` of attribute-held Variables."""
+
+    def __init__(self):
+        super().__init__()
+        self.held = {}
+
+
 class _Walker:
     def __init__(self):
-        self.values = {}
+        self.values = Snapshot()
         self.seen = set()
 
     def root(self, path, value):
@@ -90,8 +103,12 @@ class _Walker:
         if isinstance(value, Parameter):  # (its update rule guards itself: see below)
             self.values[path] = _Same(value)
             return
-        if isinstance(value, (Variable, Hyperparameter)) or _is_cupy(value):
-            return  # results and data (the graph reads arrays itself); live hyperparameters
+        if isinstance(value, Variable) and not isinstance(value, Hyperparameter):
+            self.values[path] = HELD
+            self.values.held[path] = id(value)
+            return
+        if isinstance(value, Hyperparameter) or _is_cupy(value):
+            return  # live hyperparameters; device data (the graph reads arrays itself)
         if isinstance(value, _OPAQUE):
             self.values[path] = _Same(value)
             return
@@ -204,6 +221,7 @@ class Expected:
             path for path in after
             if path not in self.values and isinstance(after[path], tuple)
             and not path.endswith(".__len__")
+            and not (after[path] == HELD and path not in before)  # appeared: not read
             and _owner_path(path) in before and before[_owner_path(path)] == after.get(
                 _owner_path(path))  # the same object as before the call
         )
@@ -214,10 +232,19 @@ def _owner_path(path):
     return path.rsplit(".", 1)[0] if "." in path else path
 
 
-def stable_part(before, after):
+def stable_part(before, after, read=()):
     """The part of ``after`` the traced call did not change itself (see the module
-    docstring): what a replay needs to hold."""
-    return Expected(before, after)
+    docstring): what a replay needs to hold.  ``read`` holds the ids of Variables the
+    trace read as state: one held in an attribute that the call then rebound is a state
+    the code replaces on each call (a recurrent state), which a replay cannot advance,
+    so it counts as changed."""
+    expected = Expected(before, after)
+    held_before = getattr(before, "held", {})
+    held_after = getattr(after, "held", {})
+    replaced = sorted(path for path, ident in held_before.items()
+                      if ident in read and held_after.get(path) != ident)
+    expected.changed = sorted(set(expected.changed) | set(replaced))
+    return expected
 
 
 def mismatch(expected, now):

@@ -500,3 +500,29 @@ def test_backward_inside_writes_the_gradient_of_argument_variables():
     compiled(x)  # the gradient accumulates into this call's argument, as eagerly
     np.testing.assert_array_equal(x.grad, 4 * (X + 1.0))
     assert compiled.stats["traces"] == 2  # argument without / with a gradient already
+
+
+def test_a_recurrent_state_kept_in_an_attribute_runs_eagerly_instead_of_going_stale():
+    """LSTM keeps h and c as attributes it reads and replaces on every call: a replay
+    (which runs no Python) could not advance them, so the step runs eagerly, warned."""
+    np.random.seed(0)
+    eager_lstm = L.LSTM(3, 4)
+    compiled_lstm = eager_lstm.copy(mode="copy")
+    step = dj.jit(lambda x: compiled_lstm(x))
+    inputs = [np.random.randn(2, 3).astype(np.float32) for _ in range(4)]
+    with pytest.warns(dj.JitWarning, match=r"changes Python state on every call \(.*\.h"):
+        for x in inputs:
+            np.testing.assert_array_equal(step(x).array, eager_lstm(x).array)
+    assert step.stats["replays"] == 0
+
+
+def test_results_a_link_stores_as_new_attributes_do_not_stop_compilation():
+    """Classifier's y/loss/accuracy appear on its first call; they are results, not state
+    the call reads, so the step compiles from the first call."""
+    model = L.Classifier(L.Linear(3, 2))
+    x = np.ones((4, 3), np.float32)
+    t = np.array([0, 1, 1, 0], np.int32)
+    compiled = dj.jit(lambda x, t: model(x, t))
+    for _ in range(3):
+        compiled(x, t)
+    assert compiled.stats["traces"] == 1 and compiled.stats["replays"] == 2
