@@ -16,6 +16,12 @@ def _is_array(x):
     return isinstance(x, _ARRAY_TYPES) or type(x).__module__.startswith("cupy")
 
 
+def _unwrap(value):
+    """What the active tracer says ``value`` stands for (a traced ``.array``: its data)."""
+    unwrap = getattr(TRACER, "unwrap", None)
+    return value if unwrap is None else unwrap(value)
+
+
 class Variable:
     """An array that remembers how it was computed.
 
@@ -32,6 +38,8 @@ class Variable:
     __array_priority__ = 200  # numpy defers ``ndarray * Variable`` to Variable.__rmul__
 
     def __init__(self, array=None, name=None, requires_grad=True):
+        if TRACER is not None and not _is_array(array):
+            array = _unwrap(array)  # ``Variable(x.array)`` in traced code: x's data
         if array is not None and not _is_array(array):
             if isinstance(array, Variable):
                 raise TypeError("Variable(Variable) is not allowed; pass .array instead")
@@ -54,6 +62,8 @@ class Variable:
 
     @array.setter
     def array(self, value):
+        if TRACER is not None and not _is_array(value):
+            value = _unwrap(value)
         self._array = value
 
     data = array

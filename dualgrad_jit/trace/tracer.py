@@ -152,6 +152,8 @@ class Tracer:
 
     def operand(self, x):
         """The graph operand of ``x`` (Variable, array or scalar); unknown state is lifted."""
+        if type(x) is TracedArray:
+            x = x._data  # ``variable.array``: the traced value itself
         if type(x) in _PYTHON_SCALARS or isinstance(x, numpy.generic):
             return self.builder.const(x)
         if isinstance(x, Variable):
@@ -187,12 +189,6 @@ class Tracer:
         found = self._by_memory.get(key)
         if found is not None:
             return found
-        if isinstance(array, TracedArray) and array._tracer is self:
-            raise ConcretizationError(
-                "an array computed from a traced value's .array (copy, astype, reshape...) "
-                "was used as an array inside a traced function; a compiled replay would "
-                "reuse this call's data. Compute it with dualgrad ops on the Variable instead"
-            )
         base = self._values.get(id(array.base)) if array.base is not None else None
         if base is not None and getattr(base, "id", None) not in self._state_ids:
             raise ConcretizationError(
@@ -237,6 +233,8 @@ class Tracer:
 
     # -- hooks called by dualgrad's core -------------------------------------------------
     def apply(self, op, inputs, xp):
+        if any(type(x) is TracedArray for x in inputs):
+            inputs = tuple(map(unwrap, inputs))  # the op computes on the data itself
         operands = [self.operand(x) for x in inputs]
         if self.abstract:
             var = self.builder.apply(op, operands)
@@ -254,6 +252,7 @@ class Tracer:
         return out
 
     def assign(self, target, value):
+        target, value = unwrap(target), unwrap(value)
         operand = self.operand(value)
         if isinstance(target, Variable) or not hasattr(target, "shape"):
             current = target._array if isinstance(target, Variable) else target.array
@@ -289,6 +288,11 @@ class Tracer:
         # those values stay plain (their guard is then an exact-value one); item() may
         # return a guarded number that reports how it is used.
         return value if kind in ("bool", "index", "float", "int") else guarded(value, guard.use)
+
+    def unwrap(self, value):
+        """The data ``value`` stands for when it is a ``variable.array`` (Variable(x.array)
+        then holds the traced value itself), else ``value``."""
+        return unwrap(value)
 
     def read_array(self, variable):
         if self.abstract or variable._array is None:
@@ -356,6 +360,11 @@ def source_lines(traced, graph, sources):
     numbers = number(graph)
     return {eq.out.id: line_of[numbers[eq.out.id]] for eq in graph.equations
             if numbers[eq.out.id] in line_of}
+
+
+def unwrap(value):
+    """The ndarray a TracedArray stands for; any other value as is."""
+    return value._data if type(value) is TracedArray else value
 
 
 def _aval(array):

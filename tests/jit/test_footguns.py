@@ -88,37 +88,65 @@ def test_numpy_functions_on_a_variable_behave_as_eagerly():
         assert got[1] is expected[1]
 
 
-def test_shape_only_numpy_functions_and_views_of_the_data_are_followed():
-    """``zeros_like`` reads no data; ``np.asarray(x.array)`` and ``Variable(x.array)`` are
-    the traced value itself: all replay correctly."""
+def test_shape_only_numpy_functions_and_the_data_itself_are_followed():
+    """``zeros_like`` reads no data; dualgrad ops on ``x.array`` and ``Variable(x.array)``
+    take the traced value itself: all replay correctly."""
     def body(x):
         zeros = np.zeros_like(x.array)
-        return F.exp(x.array) + dg.Variable(np.asarray(x.array)) * 2.0 + zeros
+        return F.exp(x.array) + dg.Variable(x.array) * 2.0 + x.array * x + zeros
 
     compiled = dj.jit(body)
-    for values in (X, X * 3.0):
-        np.testing.assert_allclose(compiled(values).array, np.exp(values) + 2.0 * values)
-    assert compiled.stats["traces"] == 1
+    for values in (X, X * 3.0, -X):
+        np.testing.assert_allclose(compiled(values).array,
+                                   np.exp(values) + 2.0 * values + values * values)
+    assert compiled.stats["traces"] == 1 and compiled.stats["replays"] == 2
+
+
+def test_ops_on_variable_array_compile_and_replay():
+    compiled = dj.jit(lambda x: F.exp(x.array))
+    for values in (X, X - 1.0, X * 2.0):
+        np.testing.assert_allclose(compiled(values).array, np.exp(values))
+    assert compiled.stats["traces"] == 1 and compiled.stats["replays"] == 2
 
 
 def test_returning_variable_array_replays_the_new_value_as_a_plain_array():
     compiled = dj.jit(lambda x: (x * 2.0).array)
     first, second = compiled(X), compiled(X + 1.0)
     assert type(first) is np.ndarray and type(second) is np.ndarray
+    np.testing.assert_array_equal(first, X * 2.0)
     np.testing.assert_array_equal(second, (X + 1.0) * 2.0)
 
 
-def test_a_partial_view_of_variable_array_used_as_an_array_raises():
-    with pytest.raises(dj.ConcretizationError, match="view of a traced value"):
-        dj.jit(lambda x: F.exp(np.asarray(x.array)[:2]))(X)
+@pytest.mark.parametrize("convert", [np.array, np.asarray, np.copy,
+                                     lambda a: np.asarray(a, dtype=np.float32),
+                                     lambda a: np.array(a, copy=True)],
+                         ids=["array", "asarray", "copy", "asarray-dtype", "array-copy"])
+def test_a_numpy_copy_of_variable_array_raises_with_the_fix(convert):
+    """numpy copies an ndarray without asking it, so ``variable.array`` is no ndarray
+    while tracing: a copy would be a constant that every replay reused."""
+    fix = r"numpy(\.copy on| converted variable\.array)"
+    with pytest.raises(dj.ConcretizationError, match=fix) as info:
+        dj.jit(lambda x: x * convert(x.array))(X)
+    assert "dualgrad ops" in str(info.value)
 
 
-@pytest.mark.xfail(strict=True, reason="np.array(x.array) copies without any numpy hook: "
-                   "the copy is lifted as state and replays read the first call's data")
-def test_a_numpy_copy_of_variable_array_is_not_followed():
-    compiled = dj.jit(lambda x: x * np.array(x.array))
-    compiled(X)
-    np.testing.assert_array_equal(compiled(X + 1.0).array, (X + 1.0) ** 2)
+def test_a_partial_view_of_variable_array_raises():
+    for body in (lambda x: F.exp(x.array[:2]), lambda x: F.exp(x.array.reshape(3, 1)),
+                 lambda x: F.exp(x.array.T)):
+        with pytest.raises(dj.ConcretizationError, match="Variable instead"):
+            dj.jit(body)(X)
+
+
+def test_metadata_of_variable_array_is_plain_python():
+    def body(x):
+        a = x.array
+        assert (a.shape, a.dtype, a.ndim, a.size, len(a)) == ((3,), X.dtype, 1, 3, 3)
+        assert (a.itemsize, a.nbytes) == (X.itemsize, X.nbytes)
+        return x * float(a.size)
+
+    compiled = dj.jit(body)
+    for values in (X, X + 1.0):
+        np.testing.assert_array_equal(compiled(values).array, values * 3.0)
 
 
 def test_boolean_mask_indexing_of_traced_data_raises():
