@@ -115,7 +115,8 @@ def apply(op, inputs, xp=None):
     if xp is None:
         xp = _array_module(arrays) if "cupy" in _modules else numpy
     try:
-        y = op.forward(xp, *arrays)
+        ufunc = op.numpy_ufunc
+        y = ufunc(*arrays) if ufunc is not None and xp is numpy else op.forward(xp, *arrays)
     except DualgradError:
         raise
     except Exception as error:
@@ -124,6 +125,17 @@ def apply(op, inputs, xp=None):
         y = numpy.asarray(y)
     if config.debug:
         _check_output(op, inputs, y, xp)
+    if not config.enable_backprop or y.dtype.kind not in "fc":
+        # Nothing to record (the ops inside backward, integer results): the output
+        # Variable is made here, saving ``record``'s call on this frequent path.
+        out = _new_variable(Variable)
+        out._array = y
+        out._grad_var = None
+        out.creator = None
+        out.requires_grad = False
+        out.name = None
+        out._unchained = False
+        return out
     return record(op, inputs, y)
 
 

@@ -6,6 +6,8 @@ input's shape), so rules here return gradients in the output's shape.
 
 import math
 
+import numpy
+
 from .. import scalar_ir as S
 from ..core.op import ElementwiseOp
 from ..core.tape import apply
@@ -16,6 +18,7 @@ x0, x1, x2 = S.arg(0), S.arg(1), S.arg(2)
 
 
 class Neg(ElementwiseOp):
+    numpy_ufunc = numpy.negative
     save = "none"
 
     def forward(self, xp, x):
@@ -29,6 +32,7 @@ class Neg(ElementwiseOp):
 
 
 class Add(ElementwiseOp):
+    numpy_ufunc = numpy.add
     save = "none"
 
     def forward(self, xp, a, b):
@@ -42,6 +46,7 @@ class Add(ElementwiseOp):
 
 
 class Sub(ElementwiseOp):
+    numpy_ufunc = numpy.subtract
     save = "none"
 
     def forward(self, xp, a, b):
@@ -55,6 +60,7 @@ class Sub(ElementwiseOp):
 
 
 class Mul(ElementwiseOp):
+    numpy_ufunc = numpy.multiply
     def forward(self, xp, a, b):
         return xp.multiply(a, b)
 
@@ -67,6 +73,7 @@ class Mul(ElementwiseOp):
 
 
 class Div(ElementwiseOp):
+    numpy_ufunc = numpy.true_divide
     def forward(self, xp, a, b):
         return xp.true_divide(a, b)
 
@@ -139,6 +146,7 @@ class Minimum(ElementwiseOp):
 
 
 class Exp(ElementwiseOp):
+    numpy_ufunc = numpy.exp
     save = "output"
 
     def forward(self, xp, x):
@@ -152,6 +160,7 @@ class Exp(ElementwiseOp):
 
 
 class Log(ElementwiseOp):
+    numpy_ufunc = numpy.log
     def forward(self, xp, x):
         return xp.log(x)
 
@@ -187,6 +196,7 @@ class Expm1(ElementwiseOp):
 
 
 class Sqrt(ElementwiseOp):
+    numpy_ufunc = numpy.sqrt
     save = "output"
 
     def forward(self, xp, x):
@@ -200,6 +210,7 @@ class Sqrt(ElementwiseOp):
 
 
 class Tanh(ElementwiseOp):
+    numpy_ufunc = numpy.tanh
     save = "output"
 
     def forward(self, xp, x):

@@ -134,6 +134,23 @@ def test_non_differentiable_ops_send_no_gradient(case, dtype):
             assert x.grad is None or not numpy.any(x.grad), (case.name, x.grad)
 
 
+@pytest.mark.parametrize(
+    "case,dtype", _params(where=lambda case: case.op.numpy_ufunc is not None)
+)
+def test_declared_numpy_ufunc_matches_forward(case, dtype):
+    """``apply`` runs ``numpy_ufunc`` on numpy arrays, ``forward`` elsewhere (cupy): the
+    two must agree bit for bit."""
+    for sample in sample_inputs(case, dtype):
+        with Recorder() as recorder, dg.no_backprop_mode():
+            case.fn(*as_inputs(sample, requires_grad=False))
+        for op, arrays, y in recorder.calls:
+            if type(op) is case.op:
+                with numpy.errstate(all="ignore"):
+                    expected = numpy.asarray(op.forward(numpy, *arrays))
+                numpy.testing.assert_array_equal(y, expected)
+                assert y.dtype == expected.dtype
+
+
 def _is_float(a):
     return isinstance(a, numpy.ndarray) and a.dtype.kind == "f"
 
