@@ -126,16 +126,7 @@ def apply(op, inputs, xp=None):
     if config.debug:
         _check_output(op, inputs, y, xp)
     if not config.enable_backprop or y.dtype.kind not in "fc":
-        # Nothing to record (the ops inside backward, integer results): the output
-        # Variable is made here, saving ``record``'s call on this frequent path.
-        out = _new_variable(Variable)
-        out._array = y
-        out._grad_var = None
-        out.creator = None
-        out.requires_grad = False
-        out.name = None
-        out._unchained = False
-        return out
+        return make_output(y, None, False)  # nothing to record (e.g. ops inside backward)
     return record(op, inputs, y)
 
 
