@@ -302,32 +302,28 @@ class _ArgExtreme(_Reduce):
     def backward(self, gy, inputs, y, need):
         return (None,)
 
+    def lower(self, x):
+        # combine(acc, value) differs from acc exactly when value wins: strictly beats it
+        # (so the first of equal elements keeps the index), or is the first NaN, which
+        # then stays (numpy's rule).
+        wins = S.call("or", S.call(self.beats, S.arg(1), S.arg(0)),
+                      S.call("and", S.call("ne", S.arg(1), S.arg(1)),
+                             S.call("eq", S.arg(0), S.arg(0))))
+        start = _lowest(x.dtype) if self.beats == "gt" else _highest(x.dtype)
+        return Reduction(start, S.where(wins, S.arg(1), S.arg(0)),
+                         self.lowered_axes(x), self.keepdims, arg=True)
+
 
 class ArgMax(_ArgExtreme):
     __slots__ = ()
     reducer = "argmax"
-
-    def lower(self, x):
-        # combine(acc, value) differs from acc exactly when value wins: strictly
-        # greater, so the first of equal elements keeps the index; the first NaN wins
-        # over any number and then stays (numpy's rule).
-        wins = S.call("or", S.call("gt", S.arg(1), S.arg(0)),
-                      S.call("and", S.call("ne", S.arg(1), S.arg(1)),
-                             S.call("eq", S.arg(0), S.arg(0))))
-        return Reduction(_lowest(x.dtype), S.where(wins, S.arg(1), S.arg(0)),
-                         self.lowered_axes(x), self.keepdims, arg=True)
+    beats = "gt"
 
 
 class ArgMin(_ArgExtreme):
     __slots__ = ()
     reducer = "argmin"
-
-    def lower(self, x):
-        wins = S.call("or", S.call("lt", S.arg(1), S.arg(0)),
-                      S.call("and", S.call("ne", S.arg(1), S.arg(1)),
-                             S.call("eq", S.arg(0), S.arg(0))))
-        return Reduction(_highest(x.dtype), S.where(wins, S.arg(1), S.arg(0)),
-                         self.lowered_axes(x), self.keepdims, arg=True)
+    beats = "lt"
 
 
 def argmax(x, axis=None, keepdims=False):

@@ -23,9 +23,8 @@ import dualgrad_jit.tensor as T
 from dualgrad.errors import ConcretizationError
 from dualgrad.ops import random as R
 
-from ..ops.harness import collect_cases, sample_inputs
-
-CASES = collect_cases()
+from ..ops.harness import sample_inputs
+from .compiled_cases import CASES, array_positions, assert_same, case_params, data_sets
 
 # case name -> (typed error, what its message names, why it cannot be symbolic)
 NOT_SYMBOLIC = {
@@ -40,42 +39,11 @@ _PREFIX = {numpy.dtype(d): p for p, d in T.PREFIXES.items()}
 _RANK = {0: "scalar", 1: "vector", 2: "matrix", 3: "tensor3", 4: "tensor4", 5: "tensor5"}
 
 
-def _params(where=lambda case: True, one_dtype=False):
-    """(case, dtype) pairs: every dtype, or only float64 (else the first) with one_dtype."""
-    out = []
-    for case in CASES:
-        if where(case):
-            dtypes = case.dtypes
-            if one_dtype:
-                dtypes = ("float64",) if "float64" in dtypes else dtypes[:1]
-            out += [pytest.param(case, dtype, id=f"{case.name}-{dtype}") for dtype in dtypes]
-    return out
-
-
 def _symbolic_cases(case):
     return case.name not in NOT_SYMBOLIC
 
 
-def _assert_same(got, want, what):
-    got, want = numpy.asarray(got), numpy.asarray(want)
-    assert got.shape == want.shape and got.dtype == want.dtype, (
-        what, got.dtype, got.shape, want.dtype, want.shape)
-    if got.dtype.kind not in "fc":
-        numpy.testing.assert_array_equal(got, want, err_msg=what)
-        return
-    eps = numpy.finfo(got.dtype).eps
-    finite = want[numpy.isfinite(want)]
-    scale = max(1.0, float(numpy.abs(finite).max())) if finite.size else 1.0
-    numpy.testing.assert_allclose(got, want, rtol=8 * eps, atol=8 * eps * scale,
-                                  equal_nan=True, err_msg=what)
-
-
 # -- samples as placeholders ----------------------------------------------------------------------
-def _positions(sample):
-    """Positions of the arrays of a sample: the compiled function's inputs."""
-    return [i for i, a in enumerate(sample) if isinstance(a, (numpy.ndarray, numpy.generic))]
-
-
 def _placeholder(array, name):
     """A placeholder of ``array``'s dtype and rank, by Theano's typed constructors
     where one exists (``T.dmatrix``, ``T.lvector``...), else ``T.tensor``."""
@@ -88,7 +56,7 @@ def _placeholder(array, name):
 
 def _symbolic(case, sample):
     """``(placeholders, case.fn applied to them)``."""
-    positions = _positions(sample)
+    positions = array_positions(sample)
     inputs = [_placeholder(sample[p], f"x{p}") for p in positions]
     args = list(sample)
     for position, variable in zip(positions, inputs):
@@ -97,43 +65,35 @@ def _symbolic(case, sample):
 
 
 def _arrays(sample):
-    return [numpy.asarray(sample[p]) for p in _positions(sample)]
+    return [numpy.asarray(sample[p]) for p in array_positions(sample)]
 
 
 def _eager_arguments(sample, requires_grad):
     """The sample as eager code gets it: float arrays as Variables, the rest as is."""
     out = list(sample)
-    for p in _positions(sample):
+    for p in array_positions(sample):
         array = numpy.asarray(sample[p])
         if array.dtype.kind == "f":
             out[p] = dg.Variable(array.copy(), requires_grad=requires_grad)
     return out
 
 
-def _data_sets(case, dtype):
-    """Pairs (sample, a sample of the same shapes with other values)."""
-    first, second = sample_inputs(case, dtype, seed=0), sample_inputs(case, dtype, seed=1)
-    for a, b in zip(first, second):
-        same = all(numpy.shape(x) == numpy.shape(y) for x, y in zip(a, b))
-        yield a, (b if same else a)
-
-
 # -- forward ------------------------------------------------------------------------------------
-@pytest.mark.parametrize("case,dtype", _params(_symbolic_cases))
+@pytest.mark.parametrize("case,dtype", case_params(_symbolic_cases))
 def test_forward_symbolic_equals_eager(case, dtype):
-    for sample, other in _data_sets(case, dtype):
+    for sample, other in data_sets(case, dtype):
         inputs, output = _symbolic(case, sample)
         compiled = dj.function(inputs, output)
         for data in (sample, other):  # the second call reuses the graph on other values
             want = case.fn(*_eager_arguments(data, requires_grad=False))
             got = compiled(*_arrays(data))
             assert type(got) is numpy.ndarray, type(got)
-            _assert_same(got, want.array, case.name)
+            assert_same(got, want.array, case.name)
 
 
 # -- gradients ----------------------------------------------------------------------------------
 def _float_positions(sample):
-    return [p for p in _positions(sample) if numpy.asarray(sample[p]).dtype.kind == "f"]
+    return [p for p in array_positions(sample) if numpy.asarray(sample[p]).dtype.kind == "f"]
 
 
 def _eager_gradients(case, sample, weights):
@@ -142,18 +102,18 @@ def _eager_gradients(case, sample, weights):
     return dg.grad([F.sum(case.fn(*args) * weights)], wrt)
 
 
-@pytest.mark.parametrize("case,dtype", _params(
+@pytest.mark.parametrize("case,dtype", case_params(
     lambda c: c.differentiable and _symbolic_cases(c), one_dtype=True))
 def test_gradient_symbolic_equals_eager(case, dtype):
     checked = 0
-    for index, (sample, other) in enumerate(_data_sets(case, dtype)):
+    for index, (sample, other) in enumerate(data_sets(case, dtype)):
         floats = _float_positions(sample)
         if not floats:  # e.g. only integer data in this sample: nothing to differentiate
             continue
         y = case.fn(*_eager_arguments(sample, requires_grad=False))
         weights = numpy.random.default_rng(index).standard_normal(y.shape).astype(y.dtype)
         inputs, output = _symbolic(case, sample)
-        wrt = [inputs[_positions(sample).index(p)] for p in floats]
+        wrt = [inputs[array_positions(sample).index(p)] for p in floats]
         cost = (output * weights).sum()
         compiled = dj.function(inputs, dj.grad(cost, wrt, disconnected_inputs="ignore"))
         for data in (sample, other):
@@ -162,10 +122,10 @@ def test_gradient_symbolic_equals_eager(case, dtype):
             assert len(got) == len(want) == len(floats)
             for k, (g, w) in enumerate(zip(got, want)):
                 if w is None:  # eager: not connected; symbolic: zeros of the input's type
-                    _assert_same(g, numpy.zeros_like(numpy.asarray(data[floats[k]])),
+                    assert_same(g, numpy.zeros_like(numpy.asarray(data[floats[k]])),
                                  f"{case.name} gradient {k}")
                 else:
-                    _assert_same(g, w.array, f"{case.name} gradient {k}")
+                    assert_same(g, w.array, f"{case.name} gradient {k}")
         checked += 1
     assert checked, f"{case.name}: no sample has a float input to differentiate"
 

@@ -15,45 +15,12 @@ import dualgrad.functions as F
 import dualgrad_jit as dj
 from dualgrad.ops import random as R
 
-from ..ops.harness import as_inputs, collect_cases, sample_inputs
-
-CASES = collect_cases()
+from ..ops.harness import as_inputs, sample_inputs
+from .compiled_cases import CASES, array_positions, assert_same, case_params, data_sets
 
 # Boolean-mask indexing has a data-dependent output shape: tracing refuses it (pinned
 # in test_footguns.py); every other case must compile.
 DATA_DEPENDENT_SHAPES = {"Gather-mask"}
-
-
-def _params(where=lambda case: True, one_dtype=False):
-    """(case, dtype) pairs: every dtype, or only float64 (else the first) with one_dtype."""
-    out = []
-    for case in CASES:
-        if where(case):
-            dtypes = case.dtypes
-            if one_dtype:
-                dtypes = ("float64",) if "float64" in dtypes else dtypes[:1]
-            out += [pytest.param(case, dtype, id=f"{case.name}-{dtype}") for dtype in dtypes]
-    return out
-
-
-def _assert_same(got, want, what):
-    got, want = numpy.asarray(got), numpy.asarray(want)
-    assert got.shape == want.shape and got.dtype == want.dtype, (
-        what, got.dtype, got.shape, want.dtype, want.shape)
-    if got.dtype.kind not in "fc":
-        numpy.testing.assert_array_equal(got, want, err_msg=what)
-        return
-    eps = numpy.finfo(got.dtype).eps
-    finite = want[numpy.isfinite(want)]
-    scale = max(1.0, float(numpy.abs(finite).max())) if finite.size else 1.0
-    numpy.testing.assert_allclose(got, want, rtol=8 * eps, atol=8 * eps * scale,
-                                  equal_nan=True, err_msg=what)
-
-
-def _split(sample):
-    """Positions of the arrays of a sample (the compiled function's arguments); the other
-    entries (Python scalars, shapes, keys) are fixed configuration of the case."""
-    return [i for i, a in enumerate(sample) if isinstance(a, (numpy.ndarray, numpy.generic))]
 
 
 def _arrays(data, positions):
@@ -70,18 +37,10 @@ def _bind(case, sample, positions):
     return call
 
 
-def _data_sets(case, dtype):
-    """Pairs (first sample, a sample of the same shapes with other values)."""
-    first, second = sample_inputs(case, dtype, seed=0), sample_inputs(case, dtype, seed=1)
-    for a, b in zip(first, second):
-        same = all(numpy.shape(x) == numpy.shape(y) for x, y in zip(a, b))
-        yield a, (b if same else a)
-
-
-@pytest.mark.parametrize("case,dtype", _params(lambda c: c.name not in DATA_DEPENDENT_SHAPES))
+@pytest.mark.parametrize("case,dtype", case_params(lambda c: c.name not in DATA_DEPENDENT_SHAPES))
 def test_forward_traced_equals_eager(case, dtype):
-    for sample, other in _data_sets(case, dtype):
-        positions = _split(sample)
+    for sample, other in data_sets(case, dtype):
+        positions = array_positions(sample)
         compiled = dj.jit(_bind(case, sample, positions))
         for data in (sample, sample, other):  # trace, replay, replay on other values
             arrays = _arrays(data, positions)
@@ -89,7 +48,7 @@ def test_forward_traced_equals_eager(case, dtype):
                 dg.Variable(a, requires_grad=False) if a.dtype.kind == "f" else a
                 for a in arrays])
             got = compiled(*arrays)
-            _assert_same(got.array, expected.array, case.name)
+            assert_same(got.array, expected.array, case.name)
         assert compiled.stats["traces"] == 1 and compiled.stats["replays"] == 2, compiled.stats
 
 
@@ -109,11 +68,11 @@ def _arguments(data, positions):
             for a in _arrays(data, positions)]
 
 
-@pytest.mark.parametrize("case,dtype", _params(
+@pytest.mark.parametrize("case,dtype", case_params(
     lambda c: c.differentiable and c.name not in DATA_DEPENDENT_SHAPES, one_dtype=True))
 def test_gradient_traced_equals_eager(case, dtype):
-    for index, (sample, other) in enumerate(_data_sets(case, dtype)):
-        positions = _split(sample)
+    for index, (sample, other) in enumerate(data_sets(case, dtype)):
+        positions = array_positions(sample)
         if not any(sample[p].dtype.kind == "f" for p in positions):
             continue
         y = case.fn(*as_inputs(sample, requires_grad=False))
@@ -124,13 +83,13 @@ def test_gradient_traced_equals_eager(case, dtype):
             want_loss, want_grads = _gradient_function(case, data, positions, weights)(
                 *_arguments(data, positions))
             got_loss, got_grads = compiled(*_arguments(data, positions))
-            _assert_same(got_loss.array, want_loss.array, f"{case.name} loss")
+            assert_same(got_loss.array, want_loss.array, f"{case.name} loss")
             assert len(got_grads) == len(want_grads)
             for k, (got, want) in enumerate(zip(got_grads, want_grads)):
                 if want is None:
                     assert got is None, (case.name, k)
                 else:
-                    _assert_same(got.array, want.array, f"{case.name} gradient {k}")
+                    assert_same(got.array, want.array, f"{case.name} gradient {k}")
         assert compiled.stats["traces"] == 1, compiled.stats
 
 

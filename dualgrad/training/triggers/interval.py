@@ -1,9 +1,9 @@
 """``IntervalTrigger``: fire every ``period`` iterations or epochs."""
 
-from .._state import serialize_float
+from ._position import PositionTrigger
 
 
-class IntervalTrigger:
+class IntervalTrigger(PositionTrigger):
     """Fires when the training crosses a multiple of ``period`` ``unit``\\s.
 
     ``unit`` is ``'iteration'`` or ``'epoch'``; epochs may be fractional
@@ -17,49 +17,21 @@ class IntervalTrigger:
     """
 
     def __init__(self, period, unit):
-        if unit not in ("epoch", "iteration"):
-            raise ValueError(
-                f"IntervalTrigger unit must be 'epoch' or 'iteration', got {unit!r}; "
-                "write e.g. (10, 'iteration')"
-            )
+        super().__init__(unit)
         if not period > 0:
             raise ValueError(f"IntervalTrigger period must be positive, got {period!r}")
         self.period = period
-        self.unit = unit
-        # -1 means "not looked yet": the updater's previous position is used instead.
-        self._previous_iteration = -1
-        self._previous_epoch_detail = -1.0
 
     def __call__(self, trainer):
-        updater = trainer.updater
-        if self.unit == "epoch":
-            current = updater.epoch_detail
-            previous = self._previous_epoch_detail
-            if previous < 0:
-                previous = updater.previous_epoch_detail
-            fire = previous is not None and (
-                previous // self.period != current // self.period
-            )
-        else:
-            current = updater.iteration
-            previous = self._previous_iteration
-            if previous < 0:
-                previous = current - 1
-            fire = current > 0 and previous // self.period != current // self.period
-        self._previous_iteration = updater.iteration
-        self._previous_epoch_detail = updater.epoch_detail
-        return fire
+        previous, current = self._advance(trainer.updater)
+        if previous is None:
+            return False
+        if self.unit == "iteration" and current <= 0:
+            return False
+        return previous // self.period != current // self.period
 
     def get_training_length(self):
         return (self.period, self.unit)
-
-    def serialize(self, serializer):
-        self._previous_iteration = int(
-            serialize_float(serializer, "previous_iteration", self._previous_iteration)
-        )
-        self._previous_epoch_detail = serialize_float(
-            serializer, "previous_epoch_detail", self._previous_epoch_detail
-        )
 
     def __repr__(self):
         return f"IntervalTrigger({self.period!r}, {self.unit!r})"
