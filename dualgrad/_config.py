@@ -17,6 +17,27 @@ def _debug_from_env():
         return 1 if value.lower() in ("true", "yes", "on") else 0
 
 
+def env_int(name, default):
+    """An integer environment setting (``default`` when unset or not a number)."""
+    try:
+        return int(os.environ[name])
+    except (KeyError, ValueError):
+        return default
+
+
+def env_str(name, default):
+    return os.environ.get(name, default)
+
+
+def cache_dir():
+    """Directory of the on-disk compile caches: ``$DUALGRAD_CACHE_DIR``, else
+    ``~/.cache/dualgrad``.  Read at each call, so subprocesses and tests can redirect it."""
+    value = os.environ.get("DUALGRAD_CACHE_DIR", "").strip()
+    if value:
+        return os.path.abspath(os.path.expanduser(value))
+    return os.path.join(os.path.expanduser("~"), ".cache", "dualgrad")
+
+
 class Config:
     """Global switches.
 

@@ -19,7 +19,8 @@ from dualgrad.core.variable import Variable
 from dualgrad.ops import random as random_ops
 
 from . import layer
-from .ir import Graph, interpret
+from .backends import select
+from .ir import interpret
 from .passes import optimize
 from .trace.tracer import source_lines
 
@@ -32,6 +33,8 @@ class Executable:
     argument_grads = ()  # positions of arguments whose .grad each replay writes
     on_tape = ()  # positions of the results that join it
     _taped = None  # the layer.TapedGraph replaying onto the tape, made on first need
+    _runner = None  # the graph loaded on its backend, made on first need
+    backend = "numpy"
 
     def __init__(self, graph, sources, tree, n_results, writes, grads, guards, rng, name):
         self.graph = graph
@@ -46,8 +49,7 @@ class Executable:
 
     @classmethod
     def from_trace(cls, tracer, result, explicit_positions, backend="auto", name="f",
-                   rng=None):
-        _check_backend(backend)
+                   rng=None, arrays=()):
         leaves, tree = _flatten(result)
         outputs = [tracer.operand(leaf) for leaf in leaves if _is_traced_leaf(leaf)]
         writes = list(tracer.writes.values())
@@ -71,6 +73,7 @@ class Executable:
                          [target for target, _ in writes],
                          [(param, operand is not None) for param, operand in grads],
                          list(tracer.guards), rng, name)
+        executable.backend = select.resolve(backend, [getattr(a, '_array', a) for a in arrays])
         executable.rng_key = random_ops.get_state()[0]
         executable.argument_grads = [position for position, _ in argument_grads]
         # A training step's results stay off the tape: it consumed its graph itself (as
@@ -93,11 +96,15 @@ class Executable:
         if why is not None:
             return False, None, why
         saved_rng = random_ops.get_state()
-        graph = self._renumber_random_draws()
+        renumbered = self._renumber_random_draws()
         operands = self._tape_operands(args, inputs)
-        if operands is None:
-            outputs = interpret(graph, inputs, on_value=self.on_value)
+        if operands is None and self.on_value is None and self.backend != "numpy":
+            outputs = self.runner()(inputs, renumbered)
+        elif operands is None:
+            outputs = interpret(select.with_ops(self.graph, renumbered), inputs,
+                                on_value=self.on_value)
         else:
+            graph = select.with_ops(self.graph, renumbered)
             if self._taped is None:
                 self._taped = layer.TapedGraph(self.graph, self.n_results, self.on_tape)
             outputs, on_tape = self._taped.run(graph, operands, inputs, self.on_value)
@@ -147,19 +154,33 @@ class Executable:
             inputs.append(array)
         return inputs, None
 
-    def _renumber_random_draws(self):
+    def runner(self):
+        """The compiled graph (made on first need): ``run(inputs, ops) -> outputs``."""
+        if self._runner is None:
+            self._runner = select.load(self.graph, self.backend, host=self._stream_draws())
+        return self._runner
+
+    def _stream_draws(self):
+        """Var ids of the random draws re-numbered on every call (they run as host steps,
+        so a new counter needs no recompilation)."""
         if self.rng is None:
-            return self.graph
+            return frozenset()
+        return frozenset(eq.out.id for eq in self.graph.equations
+                         if self._drawn_from_stream(eq.op))
+
+    def _renumber_random_draws(self):
+        """``{var id: op}``: this call's draws, continuing the stream where it is."""
+        if self.rng is None:
+            return {}
         start, drawn = self.rng
         key, base = random_ops.get_state()
-        equations = tuple(
-            eq if not self._drawn_from_stream(eq.op) else type(eq)(
-                eq.op.replace(key=key, counter=(eq.op.counter - start + base) & random_ops.MASK64),
-                eq.inputs, eq.out)
-            for eq in self.graph.equations
-        )
+        ops = {
+            eq.out.id: eq.op.replace(
+                key=key, counter=(eq.op.counter - start + base) & random_ops.MASK64)
+            for eq in self.graph.equations if self._drawn_from_stream(eq.op)
+        }
         random_ops.set_state((key, (base + drawn) & random_ops.MASK64))
-        return Graph(self.graph.inputs, equations, self.graph.outputs)
+        return ops
 
     def _drawn_from_stream(self, op):
         """Whether the traced call drew ``op`` from the stream (a random op built with its
@@ -185,16 +206,6 @@ class Executable:
 
     def __str__(self):
         return f"{self.name}: {self.graph}"
-
-
-def _check_backend(backend):
-    if backend not in ("auto", "numpy"):
-        from .errors import CompileError
-
-        raise CompileError(
-            f"backend {backend!r} is not available yet; use backend='numpy' (the reference "
-            "interpreter) or 'auto'"
-        )
 
 
 def _is_random(op):

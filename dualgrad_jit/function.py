@@ -40,7 +40,7 @@ from dualgrad.errors import DTypeError, DualgradError, ShapeError
 from dualgrad.ops import elementwise as ew
 from dualgrad.ops import random as random_ops
 
-from .errors import CompileError
+from .backends import select
 from .executable import Executable
 from .ir import interpret
 from .layer import TapedGraph, call
@@ -82,7 +82,7 @@ class In:
 
 
 def function(inputs, outputs=None, updates=None, givens=None, backend="auto", name=None,
-             on_unused_input="raise", allow_input_downcast=None):
+             on_unused_input="raise", allow_input_downcast=None, no_default_updates=False):
     """A compiled function from ``inputs`` (variables or ``In``) to ``outputs`` (one
     variable, or a list: then a list is returned); see the module docstring.
 
@@ -90,10 +90,12 @@ def function(inputs, outputs=None, updates=None, givens=None, backend="auto", na
     replacement), ...]`` or a dict; ``on_unused_input``: 'raise', 'warn' or 'ignore'.
     Arguments may be arrays, lists, ``range`` or Python numbers; they are converted to
     each input's dtype when that keeps their values (see ``TensorType.filter``), or
-    always with ``allow_input_downcast=True``.
+    always with ``allow_input_downcast=True``.  Shared variables with a
+    ``default_update`` (random states of ``dj.RandomStreams``) are updated by it unless
+    updated explicitly or ``no_default_updates`` is True (or lists them).
     """
     return Function(inputs, outputs, updates, givens, backend, name, on_unused_input,
-                    allow_input_downcast)
+                    allow_input_downcast, no_default_updates)
 
 
 class Function:
@@ -101,10 +103,8 @@ class Function:
     optimised graph for those arguments' shapes, ``print_graph()`` prints it."""
 
     def __init__(self, inputs, outputs, updates, givens, backend, name, on_unused_input,
-                 allow_input_downcast):
-        if backend not in ("auto", "numpy"):
-            raise CompileError(f"backend {backend!r} is not available yet; use backend='numpy'"
-                               " (the reference interpreter) or 'auto'")
+                 allow_input_downcast, no_default_updates=False):
+        select.check(backend)
         self.backend = backend
         self.name = name or "function"
         self.inputs = [_as_in(i, allow_input_downcast) for i in inputs]
@@ -114,6 +114,10 @@ class Function:
         self.updates = _updates(updates)
         self.givens = _givens(givens)
         self._shared = self._check_graph(on_unused_input)
+        defaults = _default_updates(self._shared, self.updates, no_default_updates)
+        if defaults:
+            self.updates += defaults
+            self._shared = self._check_graph("ignore")
         self._cache = {}
         self._specialised = []  # positions of inputs whose values key the cache
         self.last = None  # the Executable of the latest call
@@ -232,9 +236,11 @@ class Function:
         self._specialised = sorted(set(self._specialised) | {
             positions[id(v)] for v in evaluator.specialised})
         graph = optimize(tracer.builder.build(outputs + [operand for _, operand in writes]))
-        return Executable(graph, _sources(tracer), None, len(outputs),
-                          [target for target, _ in writes], [], [],
-                          (start, drawn) if drawn else None, self.name)
+        executable = Executable(graph, _sources(tracer), None, len(outputs),
+                                [target for target, _ in writes], [], [],
+                                (start, drawn) if drawn else None, self.name)
+        executable.backend = select.resolve(self.backend, arrays)
+        return executable
 
     def _trace(self, tracer, evaluator):
         """The graph operands of the outputs, and ``(container, operand)`` per update."""
@@ -250,10 +256,11 @@ class Function:
     def _run(self, executable, arrays):
         inputs = [arrays[where] if kind == "arg" else where.read()
                   for kind, where in executable.sources]
-        graph = executable.graph
-        if executable.rng is not None:
-            graph = executable._renumber_random_draws()  # fresh numbers on every call
-        outputs = interpret(graph, inputs)
+        renumbered = executable._renumber_random_draws()  # fresh numbers on every call
+        if executable.backend == "numpy":
+            outputs = interpret(select.with_ops(executable.graph, renumbered), inputs)
+        else:
+            outputs = executable.runner()(inputs, renumbered)
         count = executable.n_results
         results = _fresh(outputs[:count], inputs)
         new_values = _fresh(outputs[count:], inputs)  # ({a: b, b: a} swaps, in place)
@@ -395,6 +402,22 @@ def _updates(updates):
         _check_type("updates", target, expr)
         pairs.append((target, expr))
     return pairs
+
+
+def _default_updates(shared, updates, no_default_updates):
+    """``(shared, default_update)`` for the shared variables read that have one, are not
+    updated explicitly and are not excluded (Theano's rule)."""
+    if no_default_updates is True:
+        return []
+    excluded = list(no_default_updates or [])
+    found = []
+    for variable in shared:
+        expr = getattr(variable, "default_update", None)
+        if expr is None or any(t is variable for t, _ in updates) or any(
+                x is variable for x in excluded):
+            continue
+        found.append((variable, expr))
+    return found
 
 
 def _givens(givens):

@@ -134,7 +134,7 @@ class JitFunction:
         drawn = (random_ops.get_state()[1] - start) & random_ops.MASK64
         executable = Executable.from_trace(
             tracer, result, self._explicit_positions(args), backend=self.backend,
-            name=self._name, rng=(start, drawn) if drawn else None,
+            name=self._name, rng=(start, drawn) if drawn else None, arrays=args,
         )
         # Python values the code read were baked in: a replay needs them unchanged.
         read = {id(r.owner) for r, _ in tracer.state_reads if r.kind == "array"}

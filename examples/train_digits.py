@@ -19,9 +19,11 @@ Then the Chainer-style training step itself,
 is compiled with ``dj.jit`` (model and optimizer are static arguments) and run on a twin
 copy of the trained model, next to the eager step on the original, for ``--steps`` more
 minibatches: the script prints the median time per step of both and checks that the two
-models' parameters are still equal, bit for bit. The compiled backend today is the numpy
-reference interpreter, which replays the same numpy calls eager makes, so expect about
-eager's speed (the machine-code backends come later).
+models' parameters still agree.  ``backend='auto'`` compiles the step to fused machine
+code with LLVM, whose float rounding may differ from numpy's in the last bits (fused
+multiply-adds, vectorised sums, its own exp/tanh within 2 ulp), so the check allows a
+relative difference of 1e-4; ``--backend numpy`` replays the numpy calls eager makes and
+must agree bit for bit.
 
     python examples/train_digits.py [--epoch 20] [--batchsize 32] [--unit 100]
                                     [--out result/digits] [--seed 0] [--steps 200]
@@ -111,7 +113,7 @@ def time_steps(runs, batches):
     return times
 
 
-def compare_compiled_step(model, dataset, batchsize, steps):
+def compare_compiled_step(model, dataset, batchsize, steps, backend="auto"):
     """Continue training ``model`` eagerly and a twin copy through ``dj.jit`` on the same
     ``steps`` minibatches (each with a fresh Adam); print both speeds and whether the two
     end with equal parameters. Returns that equality."""
@@ -119,26 +121,29 @@ def compare_compiled_step(model, dataset, batchsize, steps):
     order = numpy.random.permutation(steps * batchsize) % len(x_all)
     batches = [(x_all[i], t_all[i]) for i in order.reshape(steps, batchsize)]
     twin = model.copy(mode="copy")
-    compiled = dj.jit(train_step, static_argnums=(0, 1))
+    compiled = dj.jit(train_step, static_argnums=(0, 1), backend=backend)
+    twin_optimizer = dg.optimizers.Adam().setup(twin)
     eager_ms, compiled_ms = time_steps(
         [(train_step, model, dg.optimizers.Adam().setup(model)),
-         (compiled, twin, dg.optimizers.Adam().setup(twin))], batches)
-    # Today the only backend is the reference interpreter; 'auto' resolves to it.
-    backend = "numpy" if compiled.backend == "auto" else compiled.backend
+         (compiled, twin, twin_optimizer)], batches)
+    backend = compiled.variants(twin, twin_optimizer, *batches[0])[0].backend  # what ran
     eager_median = numpy.median(eager_ms)
     compiled_median = numpy.median(compiled_ms[1:])  # the first call traces
     print(f"training step, {steps} steps of {batchsize} digits, median time per step:")
     print(f"  eager     {eager_median:7.3f} ms")
-    print(f"  compiled  {compiled_median:7.3f} ms  (dj.jit, backend '{backend}': the "
-          f"reference interpreter; traced once in {compiled_ms[0]:.1f} ms, "
-          f"replayed {compiled.stats['replays']} times)")
+    print(f"  compiled  {compiled_median:7.3f} ms  (dj.jit, backend '{backend}'; traced "
+          f"and compiled once in {compiled_ms[0]:.1f} ms, replayed "
+          f"{compiled.stats['replays']} times)")
     print(f"  compiled is {eager_median / compiled_median:.2f}x eager's speed")
     pairs = list(zip(model.namedparams(), twin.namedparams()))
-    equal = all(numpy.array_equal(p.array, q.array) for (_, p), (_, q) in pairs)
+    exact = all(numpy.array_equal(p.array, q.array) for (_, p), (_, q) in pairs)
+    worst = max(float(numpy.max(numpy.abs(p.array - q.array)) / numpy.max(numpy.abs(p.array)))
+                for (_, p), (_, q) in pairs)
+    agree = exact or (backend != "numpy" and worst <= 1e-4)
+    how = "bit for bit" if exact else f"to {worst:.1e} relative"
     print(f"check: after {steps} steps the compiled twin's {len(pairs)} parameters "
-          f"{'equal' if equal else 'DIFFER FROM'} the eager model's"
-          f"{' bit for bit' if equal else ''}")
-    return equal
+          f"{'equal' if agree else 'DIFFER FROM'} the eager model's {how}")
+    return agree
 
 
 def main(argv=None):
@@ -155,6 +160,8 @@ def main(argv=None):
                         help="seed of numpy's generator (initial weights, shuffling)")
     parser.add_argument("--no-progress", action="store_true",
                         help="leave out the progress bar (for logs)")
+    parser.add_argument("--backend", default="auto", choices=("auto", "llvm", "numpy"),
+                        help="backend of the compiled step (default: auto)")
     parser.add_argument("--steps", type=int, default=200,
                         help="steps of the eager vs compiled comparison (0: skip it)")
     args = parser.parse_args(argv)
@@ -169,7 +176,7 @@ def main(argv=None):
           f"{time.perf_counter() - start:.1f} s); plots and snapshot in {args.out}/")
     if args.steps > 0:
         train, _ = dg.datasets.get_digits()
-        compare_compiled_step(model, train, args.batchsize, args.steps)
+        compare_compiled_step(model, train, args.batchsize, args.steps, args.backend)
     return accuracy
 
 

@@ -58,9 +58,10 @@ class Program:
         return "\n".join(f"{value}: {reason}" for value, reason in self.report)
 
 
-def fuse(graph):
-    """The ``Program`` computing ``graph``."""
-    planner = _Planner(graph)
+def fuse(graph, host=frozenset()):
+    """The ``Program`` computing ``graph``; the equations defining the Var ids in ``host``
+    run as host steps whatever their lowering."""
+    planner = _Planner(graph, host)
     steps = []
     for index, eq in enumerate(graph.equations):
         kind = planner.kinds[eq.out.id]
@@ -73,12 +74,12 @@ def fuse(graph):
 
 # -- planning ---------------------------------------------------------------------------------
 class _Planner:
-    def __init__(self, graph):
+    def __init__(self, graph, host=frozenset()):
         self.graph = graph
         self.producers = graph.producers()
         self.lowerings, self.kinds = {}, {}
         for eq in graph.equations:
-            low, kind = _classify(eq)
+            low, kind = (None, "host") if eq.out.id in host else _classify(eq)
             self.lowerings[eq.out.id], self.kinds[eq.out.id] = low, kind
         self.materialised, self.report = set(), []
         self._decide()

@@ -8,6 +8,10 @@ from ..ops.harness import collect_cases, sample_inputs
 
 CASES = collect_cases()
 
+#: every backend the compiled face runs on here: the reference interpreter and LLVM
+#: (CUDA runs in tests marked ``gpu``)
+BACKENDS = ("numpy", "llvm")
+
 
 def case_params(where=lambda case: True, one_dtype=False):
     """(case, dtype) pairs: every dtype, or only float64 (else the first) with one_dtype."""

@@ -24,7 +24,7 @@ from dualgrad.errors import ConcretizationError
 from dualgrad.ops import random as R
 
 from ..ops.harness import sample_inputs
-from .compiled_cases import CASES, array_positions, assert_same, case_params, data_sets
+from .compiled_cases import BACKENDS, CASES, array_positions, assert_same, case_params, data_sets
 
 # case name -> (typed error, what its message names, why it cannot be symbolic)
 NOT_SYMBOLIC = {
@@ -79,11 +79,12 @@ def _eager_arguments(sample, requires_grad):
 
 
 # -- forward ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("case,dtype", case_params(_symbolic_cases))
-def test_forward_symbolic_equals_eager(case, dtype):
+def test_forward_symbolic_equals_eager(case, dtype, backend):
     for sample, other in data_sets(case, dtype):
         inputs, output = _symbolic(case, sample)
-        compiled = dj.function(inputs, output)
+        compiled = dj.function(inputs, output, backend=backend)
         for data in (sample, other):  # the second call reuses the graph on other values
             want = case.fn(*_eager_arguments(data, requires_grad=False))
             got = compiled(*_arrays(data))
@@ -102,9 +103,10 @@ def _eager_gradients(case, sample, weights):
     return dg.grad([F.sum(case.fn(*args) * weights)], wrt)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("case,dtype", case_params(
     lambda c: c.differentiable and _symbolic_cases(c), one_dtype=True))
-def test_gradient_symbolic_equals_eager(case, dtype):
+def test_gradient_symbolic_equals_eager(case, dtype, backend):
     checked = 0
     for index, (sample, other) in enumerate(data_sets(case, dtype)):
         floats = _float_positions(sample)
@@ -115,7 +117,8 @@ def test_gradient_symbolic_equals_eager(case, dtype):
         inputs, output = _symbolic(case, sample)
         wrt = [inputs[array_positions(sample).index(p)] for p in floats]
         cost = (output * weights).sum()
-        compiled = dj.function(inputs, dj.grad(cost, wrt, disconnected_inputs="ignore"))
+        compiled = dj.function(inputs, dj.grad(cost, wrt, disconnected_inputs="ignore"),
+                               backend=backend)
         for data in (sample, other):
             got = compiled(*_arrays(data))
             want = _eager_gradients(case, data, weights)

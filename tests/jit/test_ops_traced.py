@@ -16,7 +16,7 @@ import dualgrad_jit as dj
 from dualgrad.ops import random as R
 
 from ..ops.harness import as_inputs, sample_inputs
-from .compiled_cases import CASES, array_positions, assert_same, case_params, data_sets
+from .compiled_cases import BACKENDS, CASES, array_positions, assert_same, case_params, data_sets
 
 # Boolean-mask indexing has a data-dependent output shape: tracing refuses it (pinned
 # in test_footguns.py); every other case must compile.
@@ -37,11 +37,12 @@ def _bind(case, sample, positions):
     return call
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("case,dtype", case_params(lambda c: c.name not in DATA_DEPENDENT_SHAPES))
-def test_forward_traced_equals_eager(case, dtype):
+def test_forward_traced_equals_eager(case, dtype, backend):
     for sample, other in data_sets(case, dtype):
         positions = array_positions(sample)
-        compiled = dj.jit(_bind(case, sample, positions))
+        compiled = dj.jit(_bind(case, sample, positions), backend=backend)
         for data in (sample, sample, other):  # trace, replay, replay on other values
             arrays = _arrays(data, positions)
             expected = _bind(case, data, positions)(*[
@@ -68,9 +69,10 @@ def _arguments(data, positions):
             for a in _arrays(data, positions)]
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("case,dtype", case_params(
     lambda c: c.differentiable and c.name not in DATA_DEPENDENT_SHAPES, one_dtype=True))
-def test_gradient_traced_equals_eager(case, dtype):
+def test_gradient_traced_equals_eager(case, dtype, backend):
     for index, (sample, other) in enumerate(data_sets(case, dtype)):
         positions = array_positions(sample)
         if not any(sample[p].dtype.kind == "f" for p in positions):
@@ -78,7 +80,7 @@ def test_gradient_traced_equals_eager(case, dtype):
         y = case.fn(*as_inputs(sample, requires_grad=False))
         weights = numpy.random.default_rng(index).standard_normal(y.shape).astype(y.dtype)
         function = _gradient_function(case, sample, positions, weights)
-        compiled = dj.jit(function)
+        compiled = dj.jit(function, backend=backend)
         for data in (sample, sample, other):
             want_loss, want_grads = _gradient_function(case, data, positions, weights)(
                 *_arguments(data, positions))
@@ -108,13 +110,14 @@ def _noisy(x):
     return x * u + F.sum(z) * b
 
 
-def test_replays_draw_exactly_what_eager_draws():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_replays_draw_exactly_what_eager_draws(backend):
     x = numpy.arange(1.0, 4.0)
     R.seed(1234)
     eager = [_noisy(dg.Variable(x)).array for _ in range(4)]
     eager_state = R.get_state()
     R.seed(1234)
-    compiled = dj.jit(_noisy)
+    compiled = dj.jit(_noisy, backend=backend)
     got = [compiled(x).array for _ in range(4)]
     assert compiled.stats["traces"] == 1 and compiled.stats["replays"] == 3
     for a, b in zip(got, eager):
@@ -123,7 +126,8 @@ def test_replays_draw_exactly_what_eager_draws():
     assert not numpy.array_equal(got[1], got[2])  # fresh numbers on every replay
 
 
-def test_a_random_op_with_its_own_key_replays_unchanged_beside_stream_draws():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_random_op_with_its_own_key_replays_unchanged_beside_stream_draws(backend):
     fixed = R.RandomUniform((3,), "float64", 99, 7)
 
     def mixed(x):
@@ -133,7 +137,7 @@ def test_a_random_op_with_its_own_key_replays_unchanged_beside_stream_draws():
     R.seed(5)
     eager = [mixed(dg.Variable(x)).array for _ in range(3)]
     R.seed(5)
-    compiled = dj.jit(mixed)
+    compiled = dj.jit(mixed, backend=backend)
     for want in eager:
         numpy.testing.assert_array_equal(compiled(x).array, want)
 

@@ -21,6 +21,8 @@ import dualgrad as dg
 import dualgrad.functions as F
 import dualgrad_jit as dj
 
+from .compiled_cases import BACKENDS
+
 SETTINGS = settings(max_examples=40, deadline=None, derandomize=True, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
@@ -163,15 +165,20 @@ def _assert_close(got, want, what):
 @SETTINGS
 @given(cases())
 def test_compiled_random_programs_equal_eager_with_gradients(case):
+    for backend in BACKENDS:
+        _check_with_gradients(case, backend)
+
+
+def _check_with_gradients(case, backend):
     program, xs, y = case
     eager_paths, traced_paths = [], []
     eager = make_function(program, eager_paths)
-    compiled = dj.jit(make_function(program, traced_paths))
+    compiled = dj.jit(make_function(program, traced_paths), backend=backend)
     for x in _inputs(xs):
         want = eager(dg.Variable(x), dg.Variable(y))
         got = compiled(dg.Variable(x), dg.Variable(y))
         for name, g, w in zip(("h", "grad x", "grad y"), got, want):
-            _assert_close(g, w, f"{name} of {program}")
+            _assert_close(g, w, f"{name} of {program} on {backend}")
     distinct = len(set(eager_paths))
     assert compiled.stats["traces"] == distinct, (program, compiled.stats, set(eager_paths))
     assert sorted(set(traced_paths)) == sorted(set(eager_paths))
@@ -181,7 +188,13 @@ def test_compiled_random_programs_equal_eager_with_gradients(case):
 @SETTINGS
 @given(cases())
 def test_compiled_random_programs_without_gradients_equal_eager(case):
-    """The same programs on plain arrays (no gradient wanted, forward only)."""
+    """The same programs on plain arrays (no gradient wanted, forward only), on every
+    backend."""
+    for backend in BACKENDS:
+        _check_without_gradients(case, backend)
+
+
+def _check_without_gradients(case, backend):
     program, xs, y = case
 
     def forward(x, y):
@@ -190,7 +203,7 @@ def test_compiled_random_programs_without_gradients_equal_eager(case):
             h = step(instruction, h, x, y, path)
         return h
 
-    compiled = dj.jit(forward)
+    compiled = dj.jit(forward, backend=backend)
     for x in _inputs(xs):
         want = forward(dg.Variable(x, requires_grad=False), dg.Variable(y, requires_grad=False))
         _assert_close(compiled(x, y), want, str(program))

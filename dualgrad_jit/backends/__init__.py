@@ -1,0 +1,1 @@
+"""Code generators for the kernel IR (each imports its heavy dependency itself)."""

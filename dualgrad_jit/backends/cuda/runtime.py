@@ -1,0 +1,69 @@
+"""Run rendered kernels on a GPU with cupy: one ``cupy.RawModule`` per list of kernels.
+
+cupy compiles the module with NVRTC for the current device (a CUBIN) the first time a
+kernel is fetched, caching it on disk by source text.  cupy adds ``-ftz=true``: float32
+denormals flush to zero, so results are compared with tolerances that allow it.
+Launches use cupy's current stream; the scalars go as ``numpy.int64``.
+
+Example (on a machine with a GPU)::
+
+    module = Module(kernels)
+    module.launch(kernels[0], [out, x])   # 1-d cupy arrays, one per kernel buffer
+"""
+
+import numpy
+
+from .render import launch_config, render_module
+
+
+class Module:
+    """The kernels of one translation unit, loaded on the current device."""
+
+    def __init__(self, kernels, options=()):
+        import cupy
+
+        self.kernels = {kernel.name: kernel for kernel in kernels}
+        self.source = render_module(self.kernels.values())
+        self._raw = cupy.RawModule(code=self.source, options=tuple(options))
+        self._functions = {}
+        self._configs = {}  # (name, start, end) -> (grid, block)
+
+    def function(self, name):
+        """The compiled kernel ``name`` (a ``cupy.RawKernel``)."""
+        if name not in self._functions:
+            self._functions[name] = self._raw.get_function(name)
+        return self._functions[name]
+
+    def launch(self, kernel, buffers, start=0, end=None):
+        """Run ``kernel`` (a Kernel or its name) over the flat range ``[start, end)`` of
+        its domain (all of it by default) on ``buffers``."""
+        if isinstance(kernel, str):
+            kernel = self.kernels[kernel]
+        end = kernel.size if end is None else end
+        key = (kernel.name, start, end)
+        if key not in self._configs:
+            self._configs[key] = launch_config(kernel, start, end)
+        grid, block = self._configs[key]
+        if grid == 0:
+            return
+        check_buffers(kernel, buffers)
+        args = (numpy.int64(start), numpy.int64(end), *buffers)
+        self.function(kernel.name)((grid,), (block,), args)
+
+
+def check_buffers(kernel, buffers):
+    """Raise unless ``buffers`` are contiguous arrays of the kernel's dtypes and sizes."""
+    if len(buffers) != len(kernel.buffers):
+        raise ValueError(f"kernel {kernel.name} takes {len(kernel.buffers)} buffers, "
+                           f"got {len(buffers)}")
+    for i, (spec, array) in enumerate(zip(kernel.buffers, buffers)):
+        if array.dtype != numpy.dtype(spec.dtype) or array.size < spec.size or \
+                not array.flags.c_contiguous:
+            raise ValueError(
+                f"kernel {kernel.name} buffer {i} must be a contiguous {spec.dtype} array of "
+                f"at least {spec.size} elements, got {array.dtype} of {array.size}")
+
+
+def run(kernel, buffers):
+    """Compile one kernel and run it over its whole domain (tests, debugging)."""
+    Module([kernel]).launch(kernel, buffers)

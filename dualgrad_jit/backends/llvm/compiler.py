@@ -1,0 +1,243 @@
+"""Compile rendered LLVM IR for the host CPU and load the machine code into this process.
+
+``optimize`` runs LLVM's new pass manager at O3 with loop and SLP vectorisation, for a
+target machine describing the host CPU and all its features.  ``emit_object`` turns the
+optimised module into an object file (the unit the disk cache stores); ``load_object``
+maps an object file into a fresh MCJIT execution engine after checking that every
+symbol it needs from outside (libm functions, compiler-rt helpers) exists in this
+process, and returns a ``CompiledModule`` of ctypes function pointers.  ctypes releases
+the GIL for the duration of each call.
+"""
+
+import ctypes
+import ctypes.util
+import struct
+import threading
+
+import llvmlite
+import llvmlite.binding as llvm
+
+from ...errors import CompileError
+from .cache import ObjectCache, cache_key
+from .render import DEFAULT_FASTMATH, render_module
+
+KERNEL_TYPE = ctypes.CFUNCTYPE(None, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p)
+STATS = {"optimized": 0, "from_cache": 0}  # how often each path ran (tests, debugging)
+_LOCK = threading.RLock()  # LLVM's global context is not safe to use from two threads
+_HOST = []
+_DEFAULT_CACHE = object()
+
+
+class HostTarget:
+    """The host CPU as LLVM sees it (one per process, see ``host_target``)."""
+
+    def __init__(self):
+        llvm.initialize_native_target()
+        llvm.initialize_native_asmprinter()
+        libm = ctypes.util.find_library("m")
+        if libm:
+            llvm.load_library_permanently(libm)
+        self.triple = llvm.get_process_triple()
+        self.cpu = llvm.get_host_cpu_name()
+        self.features = llvm.get_host_cpu_features().flatten()
+        self.machine = self.create_machine()
+        self.data_layout = str(self.machine.target_data)
+
+    def create_machine(self):
+        """A new target machine (an execution engine owns and frees the one it is given)."""
+        target = llvm.Target.from_triple(self.triple)
+        return target.create_target_machine(cpu=self.cpu, features=self.features, opt=3,
+                                            codemodel="jitdefault")
+
+    def description(self):
+        """Everything about the target and toolchain that the machine code depends on."""
+        version = ".".join(map(str, llvm.llvm_version_info))
+        return "\n".join([self.triple, self.cpu, self.features,
+                          f"llvmlite {llvmlite.__version__}", f"llvm {version}"])
+
+
+def host_target():
+    with _LOCK:
+        if not _HOST:
+            _HOST.append(HostTarget())
+        return _HOST[0]
+
+
+def optimize(llvm_ir, target=None):
+    """Parse, verify and optimise (O3, loop + SLP vectorisation); a ``llvm.ModuleRef``."""
+    target = target or host_target()
+    with _LOCK:
+        try:
+            module = llvm.parse_assembly(llvm_ir)
+            module.triple = target.triple
+            module.data_layout = target.data_layout
+            module.verify()
+        except RuntimeError as error:
+            raise CompileError(f"LLVM rejected the rendered kernels: {error}") from error
+        options = llvm.create_pipeline_tuning_options(speed_level=3)
+        options.loop_vectorization = True
+        options.slp_vectorization = True
+        options.loop_unrolling = True
+        passes = llvm.create_pass_builder(target.machine, options)
+        passes.getModulePassManager().run(module, passes)
+        STATS["optimized"] += 1
+        return module
+
+
+def emit_object(module, target=None):
+    """Machine code of an optimised module as object-file bytes."""
+    target = target or host_target()
+    with _LOCK:
+        return target.machine.emit_object(module)
+
+
+class CompiledModule:
+    """The loaded machine code of one module.
+
+    ``module[name]`` is kernel ``name`` as a ctypes function ``(start, end, table)``
+    where ``table`` is the address of an array of buffer pointers (``buffer_table``);
+    each function holds a reference to this module, so keeping one keeps the code.
+    ``from_cache`` says whether the code came from the disk cache (no optimiser run).
+    """
+
+    def __init__(self, engine, functions, llvm_ir, from_cache, sizes, optimized_ir=None):
+        self._engine = engine  # owns the code memory: keep it alive with the functions
+        self.functions = functions
+        self.llvm_ir = llvm_ir
+        self.from_cache = from_cache
+        self.sizes = sizes
+        self._optimized_ir = optimized_ir
+
+    def __getitem__(self, name):
+        return self.functions[name]
+
+    def __contains__(self, name):
+        return name in self.functions
+
+    @property
+    def optimized_ir(self):
+        """The optimised LLVM IR (recomputed on demand for code loaded from the cache)."""
+        if self._optimized_ir is None:
+            self._optimized_ir = str(optimize(self.llvm_ir))
+        return self._optimized_ir
+
+    def assembly(self):
+        """The host assembly, for reading what the vectoriser did."""
+        target = host_target()
+        with _LOCK:
+            return target.machine.emit_assembly(optimize(self.llvm_ir, target))
+
+    def run(self, name, arrays, start=0, end=None):
+        """Convenience (not the hot path): run kernel ``name`` over ``[start, end)``."""
+        table = buffer_table(arrays)
+        end = self.sizes[name] if end is None else end
+        self.functions[name](start, end, ctypes.addressof(table))
+
+
+def buffer_table(arrays):
+    """A ctypes array of the data pointers of C-contiguous numpy ``arrays``; keep it (and
+    the arrays) alive while kernels use it."""
+    for a in arrays:
+        if not a.flags.c_contiguous:
+            raise CompileError("kernel buffers must be C-contiguous; pass numpy.ascontiguousarray")
+    return (ctypes.c_void_p * max(len(arrays), 1))(*(a.ctypes.data for a in arrays))
+
+
+def load_object(data, names, llvm_ir, sizes, from_cache=False, optimized_ir=None):
+    """Map object-file bytes into this process; a ``CompiledModule`` of ``names``."""
+    target = host_target()
+    check_symbols(data, llvm_ir)
+    with _LOCK:
+        engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), target.create_machine())
+        engine.add_object_file(llvm.ObjectFileRef.from_data(data))
+        engine.finalize_object()
+        functions = {}
+        for name in names:
+            address = engine.get_function_address(name)
+            if not address:
+                raise CompileError(f"the compiled module has no kernel {name!r}")
+            functions[name] = KERNEL_TYPE(address)
+    if from_cache:
+        STATS["from_cache"] += 1
+    compiled = CompiledModule(engine, functions, llvm_ir, from_cache, sizes, optimized_ir)
+    for function in functions.values():
+        # a caller may keep only the function pointers: they keep the code alive
+        function.module = compiled
+    return compiled
+
+
+def compile_kernels(kernels, *, fastmath=DEFAULT_FASTMATH, expand_math=None,
+                    cache=_DEFAULT_CACHE):
+    """Compile ``kernels`` (one graph's) into one module of callable machine code.
+
+    ``cache``: an ``ObjectCache``, ``None`` for no disk cache, or by default the one in
+    ``DUALGRAD_CACHE_DIR``.  ``expand_math`` rewrites every expression before rendering.
+    """
+    if cache is _DEFAULT_CACHE:
+        cache = ObjectCache()
+    module = render_module(kernels, fastmath=fastmath, expand_math=expand_math)
+    names = [kernel.name for kernel in kernels]
+    sizes = {kernel.name: kernel.size for kernel in kernels}
+    return compile_ir(str(module), names, sizes, cache=cache, key_extra=fastmath.text())
+
+
+def compile_ir(llvm_ir, names, sizes, cache=None, key_extra=""):
+    """Optimise and load ``llvm_ir`` (text), or load its object from ``cache``."""
+    target = host_target()
+    key = None
+    if cache is not None:
+        key = cache_key(llvm_ir, key_extra, target.description())
+        data = cache.load(key)
+        if data is not None:
+            return load_object(data, names, llvm_ir, sizes, from_cache=True)
+    module = optimize(llvm_ir, target)
+    optimized_ir = str(module)
+    data = emit_object(module, target)
+    if cache is not None:
+        cache.store(key, data)
+    return load_object(data, names, llvm_ir, sizes, optimized_ir=optimized_ir)
+
+
+def check_symbols(data, llvm_ir):
+    """Raise ``CompileError`` naming the first external symbol this process lacks."""
+    names = undefined_symbols(data)
+    if names is None:  # not ELF: fall back to what the module declares
+        with _LOCK:
+            module = llvm.parse_assembly(llvm_ir)
+            names = [f.name for f in module.functions
+                     if f.is_declaration and not f.name.startswith("llvm.")]
+    for name in names:
+        if not llvm.address_of_symbol(name):
+            raise CompileError(
+                f"the compiled kernels need the symbol {name!r}, which this process does not "
+                "provide (is the C math library loadable?); expand the math function into "
+                "basic operations (expand_math=...) or load the library that defines it")
+
+
+_ELF_HEADER = struct.Struct("<16sHHIQQQIHHHHHH")
+_SECTION = struct.Struct("<IIQQQQIIQQ")
+_SYMBOL = struct.Struct("<IBBHQQ")
+
+
+def undefined_symbols(data):
+    """Names a little-endian ELF64 object needs from outside, or ``None`` if not ELF64."""
+    if data[:6] != b"\x7fELF\x02\x01":
+        return None
+    header = _ELF_HEADER.unpack_from(data)
+    section_offset, section_count = header[6], header[12]
+    sections = [_SECTION.unpack_from(data, section_offset + k * _SECTION.size)
+                for k in range(section_count)]
+    names = []
+    for section in sections:
+        if section[1] != 2:  # SHT_SYMTAB
+            continue
+        strings = sections[section[6]]
+        string_data = data[strings[4]:strings[4] + strings[5]]
+        for k in range(section[5] // _SYMBOL.size):
+            name_at, _, _, section_index, _, _ = _SYMBOL.unpack_from(
+                data, section[4] + k * _SYMBOL.size)
+            if section_index == 0 and name_at:
+                name = string_data[name_at:string_data.index(b"\0", name_at)].decode()
+                if not name.startswith("_GLOBAL_OFFSET_TABLE_"):
+                    names.append(name)
+    return names

@@ -1,0 +1,197 @@
+"""Running a fused program with compiled CPU kernels.
+
+Everything that can be decided once is decided when the program is loaded: the arena
+(one numpy buffer, see ``kernel.memory``), the address of every intermediate, one
+prebuilt ``void*`` argument table per kernel, and which table slots change per call
+(graph inputs, fresh graph outputs, host-step results).  A call then patches those
+slots and calls each kernel through ctypes, which releases the GIL, so kernels with
+enough work are split into chunks run by a thread pool.
+
+Host steps (library calls) run with numpy; gemm writes straight into its planned
+buffer with ``numpy.matmul(out=)`` (numpy's bundled BLAS).
+"""
+
+import ctypes
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy
+
+from ...ir.graph import Const
+from ...kernel.fusion import KernelStep
+from ...kernel.memory import plan_memory
+
+#: domain points per chunk below which a kernel runs on the calling thread alone
+PARALLEL_GRAIN = 1 << 16
+
+_POOL = None
+_POOL_LOCK = threading.Lock()
+
+
+def threads():
+    """Worker threads for big kernels (``DUALGRAD_NUM_THREADS``, else every core)."""
+    from dualgrad._config import env_int
+
+    return max(1, env_int("DUALGRAD_NUM_THREADS", os.cpu_count() or 1))
+
+
+def _pool():
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=threads(), thread_name_prefix="dualgrad")
+        return _POOL
+
+
+class _KernelCall:
+    __slots__ = ("function", "table", "address", "size", "dynamic", "chunks")
+
+    def __init__(self, function, n_buffers, size):
+        self.function = function
+        self.table = (ctypes.c_void_p * max(n_buffers, 1))()
+        self.address = ctypes.addressof(self.table)
+        self.size = size
+        self.dynamic = []  # (slot, var id) patched per call
+        n = threads()
+        per = -(-size // n) if n > 1 and size >= 2 * PARALLEL_GRAIN else size
+        self.chunks = [(s, min(s + per, size)) for s in range(0, size, max(per, 1))]
+
+    def __call__(self, env, ops=None):
+        table = self.table
+        for slot, var_id in self.dynamic:
+            table[slot] = env[var_id].ctypes.data
+        if len(self.chunks) == 1:
+            self.function(0, self.size, self.address)
+            return
+        pool = _pool()
+        futures = [pool.submit(self.function, s, e, self.address) for s, e in self.chunks[1:]]
+        start, end = self.chunks[0]
+        self.function(start, end, self.address)
+        for future in futures:
+            future.result()
+
+
+class _HostCall:
+    __slots__ = ("equation", "out", "gemm")
+
+    def __init__(self, equation, out):
+        self.equation, self.out = equation, out
+        self.gemm = equation.op.name == "MatMul"
+
+    def __call__(self, env, ops=None):
+        eq = self.equation
+        op = ops.get(eq.out.id, eq.op) if ops else eq.op
+        args = [x.value if isinstance(x, Const) else env[x.id] for x in eq.inputs]
+        if self.gemm and args[0].ndim == 2 and args[1].ndim == 2:
+            a, b = args
+            a = a.T if eq.op.transa else a
+            b = b.T if eq.op.transb else b
+            out = self.out if self.out is not None else numpy.empty(eq.out.shape, eq.out.dtype)
+            env[eq.out.id] = numpy.matmul(a, b, out=out)
+            return
+        y = numpy.asarray(op.forward(numpy, *args))
+        if self.out is not None:  # kernels' tables point at the planned buffer
+            numpy.copyto(self.out, y)
+            y = self.out
+        env[eq.out.id] = y
+
+
+class LoadedProgram:
+    """A fused program bound to compiled kernels, ready to run many times."""
+
+    def __init__(self, program, functions):
+        self.program = program
+        graph = program.graph
+        self.memory = plan_memory(program)
+        raw = numpy.empty(self.memory.size + 64, numpy.uint8)
+        shift = -raw.ctypes.data % 64  # 64-byte aligned buffers: whole-vector loads
+        self.arena = raw[shift:shift + self.memory.size]
+        self.views = {}
+        for step in program.steps:
+            for var in _defined(step):
+                if var.id in self.memory.offsets:
+                    offset = self.memory.offsets[var.id]
+                    nbytes = var.aval.dtype.itemsize * _size(var.shape)
+                    self.views[var.id] = self.arena[offset:offset + nbytes].view(
+                        var.aval.dtype).reshape(var.shape)
+        self.constants = {}
+        self.outputs = [v for v in graph.outputs if not isinstance(v, Const)]
+        output_ids = {v.id for v in self.outputs}
+        self.fresh = [(v.id, v.shape, v.aval.dtype) for v in _unique(self.outputs)
+                      if v.id not in {i.id for i in graph.inputs} and
+                      v.id in _kernel_defined(program)]
+        self.calls = []
+        for step in program.steps:
+            if isinstance(step, KernelStep):
+                call = _KernelCall(functions[step.kernel.name], len(step.buffers),
+                                   step.kernel.size)
+                for slot, value in enumerate(step.buffers):
+                    if isinstance(value, Const):
+                        array = self._constant(value)
+                        call.table[slot] = array.ctypes.data
+                    elif value.id in self.views and value.id not in output_ids:
+                        call.table[slot] = self.views[value.id].ctypes.data
+                    else:
+                        call.dynamic.append((slot, value.id))
+                if step.kernel.size:
+                    self.calls.append(call)
+            else:
+                eq = step.equation
+                self.calls.append(_HostCall(eq, self.views.get(eq.out.id)))
+        self.lock = threading.Lock()
+
+    def _constant(self, const):
+        key = id(const)
+        if key not in self.constants:
+            self.constants[key] = (numpy.ascontiguousarray(const.value), const)
+        return self.constants[key][0]
+
+    def __call__(self, inputs, ops=None):
+        graph = self.program.graph
+        with self.lock:  # the arena is shared: one call at a time per program
+            env = dict(self.views)
+            for var, array in zip(graph.inputs, inputs):
+                env[var.id] = _contiguous(array, var)
+            for var_id, shape, dtype in self.fresh:
+                env[var_id] = numpy.empty(shape, dtype)
+            for call in self.calls:
+                call(env, ops)
+            return [_output(v, env) for v in graph.outputs]
+
+
+def _output(value, env):
+    if isinstance(value, Const):
+        return numpy.array(value.value)
+    return env[value.id]
+
+
+def _contiguous(array, var):
+    array = numpy.asarray(array, dtype=var.aval.dtype)
+    if not array.flags.c_contiguous:
+        array = numpy.ascontiguousarray(array)
+    return array
+
+
+def _defined(step):
+    return step.outputs if isinstance(step, KernelStep) else (step.equation.out,)
+
+
+def _kernel_defined(program):
+    return {v.id for step in program.steps if isinstance(step, KernelStep) for v in step.outputs}
+
+
+def _unique(values):
+    seen, out = set(), []
+    for v in values:
+        if v.id not in seen:
+            seen.add(v.id)
+            out.append(v)
+    return out
+
+
+def _size(shape):
+    n = 1
+    for d in shape:
+        n *= d
+    return n

@@ -1,0 +1,102 @@
+"""Choosing and loading a backend for a graph.
+
+``'numpy'`` is the reference interpreter (``op.forward`` equation by equation);
+``'llvm'`` fuses the graph into kernels compiled to machine code; ``'cuda'`` renders
+the same kernels as CUDA C.  ``'auto'`` picks by where the inputs live: CUDA for cupy
+arrays, LLVM for numpy arrays when llvmlite is installed, else the interpreter.
+"""
+
+import importlib.util
+
+from ..errors import CompileError
+from ..ir import interpret
+
+BACKENDS = ("auto", "numpy", "llvm", "cuda")
+
+
+def check(backend):
+    if backend not in BACKENDS:
+        raise CompileError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if backend == "llvm" and not llvm_available():
+        raise CompileError("backend 'llvm' needs llvmlite, which is not installed; "
+                           "`pip install dualgrad[llvm]` or use backend='numpy'")
+    if backend == "cuda":
+        from dualgrad import cuda
+
+        if not cuda.available:
+            raise CompileError("backend 'cuda' needs cupy and a CUDA GPU, and this machine has "
+                               "none; use backend='llvm' (CPU) or 'numpy'")
+
+
+def llvm_available():
+    return importlib.util.find_spec("llvmlite") is not None
+
+
+def resolve(backend, arrays=()):
+    """The concrete backend for ``backend`` and these input arrays."""
+    check(backend)
+    if backend != "auto":
+        return backend
+    if any(type(a).__module__.startswith("cupy") for a in arrays):
+        return "cuda"
+    return "llvm" if llvm_available() else "numpy"
+
+
+def load(graph, backend, host=frozenset()):
+    """A runner ``run(inputs, ops=None) -> outputs`` of ``graph`` on ``backend``.
+    ``ops`` maps an equation's output Var id to a replacement op (random draws that
+    are renumbered on every call run as host steps, so a replacement costs nothing;
+    ``host`` names them)."""
+    if backend == "numpy":
+        return _Interpreted(graph)
+    if backend == "llvm":
+        from ..kernel.fusion import fuse
+        from ..kernel.mathlib import expand
+        from .llvm.compiler import compile_kernels
+        from .llvm.runtime import LoadedProgram
+
+        program = fuse(graph, host=host)
+        _show(program)
+        return LoadedProgram(program, compile_kernels(program.kernels(), expand_math=expand))
+    if backend == "cuda":
+        from .cuda.runtime import load_program
+
+        return load_program(graph)
+    raise CompileError(f"no runner for backend {backend!r}")
+
+
+class _Interpreted:
+    def __init__(self, graph):
+        self.graph = graph
+
+    def __call__(self, inputs, ops=None):
+        graph = self.graph
+        if ops:
+            graph = with_ops(graph, ops)
+        return interpret(graph, inputs)
+
+
+def with_ops(graph, ops):
+    """``graph`` with the ops of some equations replaced (``{out var id: op}``)."""
+    from ..ir import Graph
+
+    if not ops:
+        return graph
+    equations = tuple(type(eq)(ops[eq.out.id], eq.inputs, eq.out) if eq.out.id in ops else eq
+                      for eq in graph.equations)
+    return Graph(graph.inputs, equations, graph.outputs)
+
+
+def _show(program):
+    """With ``DUALGRAD_DEBUG`` set: the fusion report (why values got buffers) and, from
+    level 2, every kernel's canonical text, on stderr."""
+    import sys
+
+    from dualgrad import config
+
+    if not config.debug:
+        return
+    print(f"[dualgrad_jit] fusion report:\n{program.fusion_report()}", file=sys.stderr)
+    if config.debug >= 2:
+        for kernel in program.kernels():
+            print(f"[dualgrad_jit] {kernel.name}:\n{kernel.text()}", file=sys.stderr)
