@@ -161,21 +161,21 @@ class Executable:
         return self._runner
 
     def _stream_draws(self):
-        """Var ids of the random draws re-numbered on every call (they run as host steps,
-        so a new counter needs no recompilation)."""
+        """The random draws (ops) re-numbered on every call: they run as host steps, so
+        a new counter needs no recompilation."""
         if self.rng is None:
             return frozenset()
-        return frozenset(eq.out.id for eq in self.graph.equations
+        return frozenset(eq.op for eq in self.graph.equations
                          if self._drawn_from_stream(eq.op))
 
     def _renumber_random_draws(self):
-        """``{var id: op}``: this call's draws, continuing the stream where it is."""
+        """``{traced op: op}``: this call's draws, continuing the stream where it is."""
         if self.rng is None:
             return {}
         start, drawn = self.rng
         key, base = random_ops.get_state()
         ops = {
-            eq.out.id: eq.op.replace(
+            eq.op: eq.op.replace(
                 key=key, counter=(eq.op.counter - start + base) & random_ops.MASK64)
             for eq in self.graph.equations if self._drawn_from_stream(eq.op)
         }

@@ -292,9 +292,8 @@ class Function:
                 operand = owner if _wants_grad(owner) and not self._is_shared(owner) else array
             inputs.append(array)
             operands.append(operand)
-        graph = executable.graph
-        if executable.rng is not None:
-            graph = executable._renumber_random_draws()  # fresh numbers on every call
+        # fresh numbers on every call
+        graph = select.with_ops(executable.graph, executable._renumber_random_draws())
         count = executable.n_results
         if executable._taped is None:
             executable._taped = TapedGraph(executable.graph, count, range(count))
@@ -319,9 +318,7 @@ class Function:
                                 if isinstance(value, Variable) else arrays[where])
             else:
                 operands.append(where.owner if where.kind == "array" else where.read())
-        graph = executable.graph
-        if executable.rng is not None:
-            graph = executable._renumber_random_draws()
+        graph = select.with_ops(executable.graph, executable._renumber_random_draws())
         outputs = call(CompiledGraph(graph), operands)
         count = executable.n_results
         for target, value in zip(executable.writes, outputs[count:]):

@@ -44,9 +44,12 @@ def resolve(backend, arrays=()):
 
 def load(graph, backend, host=frozenset()):
     """A runner ``run(inputs, ops=None) -> outputs`` of ``graph`` on ``backend``.
-    ``ops`` maps an equation's output Var id to a replacement op (random draws that
-    are renumbered on every call run as host steps, so a replacement costs nothing;
-    ``host`` names them)."""
+    ``ops`` maps ops of the graph to replacements for one call (random draws that are
+    renumbered on every call run as host steps, so a replacement costs nothing;
+    ``host`` names them).
+
+    Compiled backends see the graph with composite ops expanded into their primitive
+    decompositions (``passes.composites``), so those fuse with their neighbours."""
     if backend == "numpy":
         return _Interpreted(graph)
     if backend == "llvm":
@@ -55,13 +58,13 @@ def load(graph, backend, host=frozenset()):
         from .llvm.compiler import compile_kernels
         from .llvm.runtime import LoadedProgram
 
-        program = fuse(graph, host=host)
+        program = fuse(compilable(graph), host=host)
         _show(program)
         return LoadedProgram(program, compile_kernels(program.kernels(), expand_math=expand))
     if backend == "cuda":
         from .cuda.runtime import load_program
 
-        return load_program(graph)
+        return load_program(graph, host=host)
     raise CompileError(f"no runner for backend {backend!r}")
 
 
@@ -76,13 +79,22 @@ class _Interpreted:
         return interpret(graph, inputs)
 
 
+def compilable(graph):
+    """``graph`` as machine-code backends take it: composites expanded, then CSE (a
+    logsumexp shared by a loss and its gradient is computed once)."""
+    from ..passes.composites import expand_composites
+    from ..passes.cse import eliminate_common_subexpressions
+
+    return eliminate_common_subexpressions(expand_composites(graph))
+
+
 def with_ops(graph, ops):
-    """``graph`` with the ops of some equations replaced (``{out var id: op}``)."""
+    """``graph`` with some ops replaced (``{op: replacement}``)."""
     from ..ir import Graph
 
     if not ops:
         return graph
-    equations = tuple(type(eq)(ops[eq.out.id], eq.inputs, eq.out) if eq.out.id in ops else eq
+    equations = tuple(type(eq)(ops[eq.op], eq.inputs, eq.out) if eq.op in ops else eq
                       for eq in graph.equations)
     return Graph(graph.inputs, equations, graph.outputs)
 

@@ -59,8 +59,8 @@ class Program:
 
 
 def fuse(graph, host=frozenset()):
-    """The ``Program`` computing ``graph``; the equations defining the Var ids in ``host``
-    run as host steps whatever their lowering."""
+    """The ``Program`` computing ``graph``; equations whose op is in ``host`` run as host
+    steps whatever their lowering."""
     planner = _Planner(graph, host)
     steps = []
     for index, eq in enumerate(graph.equations):
@@ -79,7 +79,7 @@ class _Planner:
         self.producers = graph.producers()
         self.lowerings, self.kinds = {}, {}
         for eq in graph.equations:
-            low, kind = (None, "host") if eq.out.id in host else _classify(eq)
+            low, kind = (None, "host") if eq.op in host else _classify(eq)
             self.lowerings[eq.out.id], self.kinds[eq.out.id] = low, kind
         self.materialised, self.report = set(), []
         self._decide()

@@ -116,10 +116,17 @@ def test_graphs_are_cached_per_shape_signature():
     assert "f64[4,5]" in str(f.graph(np.ones((4, 5))))
 
 
-def test_backend_other_than_numpy_is_refused():
+def test_an_unknown_backend_is_refused_naming_the_choices():
     x = T.dscalar()
-    with pytest.raises(dj.CompileError, match="backend='numpy'"):
-        dj.function([x], x, backend="llvm")
+    with pytest.raises(dj.CompileError, match="auto, numpy, llvm, cuda"):
+        dj.function([x], x, backend="tpu")
+
+
+def test_the_llvm_backend_compiles_a_function():
+    x = T.dvector("x")
+    f = dj.function([x], T.tanh(x) * 2.0, backend="llvm")
+    np.testing.assert_allclose(f(np.array([0.5, -1.0])), 2 * np.tanh([0.5, -1.0]), rtol=1e-15)
+    assert f.last.backend == "llvm"
 
 
 # -- intermediate inputs and givens --------------------------------------------------------------

@@ -65,10 +65,11 @@ def test_training_step_matches_eager_parameter_for_parameter():
     for _ in range(4):
         expected = step(model, opt, x, t)
         got = compiled(twin, opt_twin, x, t)
-        assert float(got.array) == float(expected.array)
+        # machine code (fused multiply-adds, vectorised sums) agrees to float32 rounding
+        assert float(got.array) == pytest.approx(float(expected.array), rel=1e-6)
         for (path, p), (_, q) in zip(model.namedparams(), twin.namedparams()):
-            np.testing.assert_array_equal(p.array, q.array, err_msg=path)
-            np.testing.assert_array_equal(p.grad, q.grad, err_msg=path)
+            np.testing.assert_allclose(p.array, q.array, rtol=1e-5, atol=1e-6, err_msg=path)
+            np.testing.assert_allclose(p.grad, q.grad, rtol=1e-5, atol=1e-6, err_msg=path)
     assert compiled.stats == {"traces": 1, "replays": 3, "guard_failures": 0,
                               "eager_calls": 0}
 

@@ -5,15 +5,44 @@ kernel is fetched, caching it on disk by source text.  cupy adds ``-ftz=true``: 
 denormals flush to zero, so results are compared with tolerances that allow it.
 Launches use cupy's current stream; the scalars go as ``numpy.int64``.
 
+``load_program(graph)`` fuses a whole graph and returns its runner (``program``).
+
 Example (on a machine with a GPU)::
 
     module = Module(kernels)
     module.launch(kernels[0], [out, x])   # 1-d cupy arrays, one per kernel buffer
+    run = load_program(graph)
+    outputs = run([x])                    # graph outputs, fresh cupy arrays
 """
 
 import numpy
 
+from ...errors import CompileError
 from .render import launch_config, render_module
+
+NO_DEVICE = ("backend 'cuda' needs cupy and a CUDA GPU, and this machine has none; "
+             "use backend='llvm' (CPU) or 'numpy', or install the 'cuda' extra "
+             "(pip install 'dualgrad[cuda]') on a machine with a GPU")
+
+
+def load_program(graph, host=frozenset()):
+    """A runner ``run(inputs, ops=None) -> list of cupy arrays`` of ``graph`` on the
+    current GPU, with the contract of the LLVM backend's ``LoadedProgram``: the graph is
+    taken as ``select.compilable`` gives it, ``host`` names the ops that run as host
+    steps whatever their lowering (random draws renumbered on every call) and ``ops``
+    maps such an op to its replacement for one call.  Raises ``CompileError`` where no
+    GPU is usable."""
+    from dualgrad import cuda
+
+    if not cuda.is_available():
+        raise CompileError(NO_DEVICE)
+    from ...kernel.fusion import fuse
+    from ..select import _show, compilable
+    from .program import load
+
+    program = fuse(compilable(graph), host=host)
+    _show(program)
+    return load(program)
 
 
 class Module:

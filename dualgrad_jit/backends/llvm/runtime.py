@@ -44,6 +44,19 @@ def _pool():
         return _POOL
 
 
+def address(array):
+    """The data address of a numpy array: through the buffer protocol, about 4x cheaper
+    than ``array.ctypes.data`` (which builds a ctypes helper object every time)."""
+    try:
+        return _addressof(_from_buffer(array))
+    except (TypeError, ValueError):  # read-only or empty arrays
+        return array.ctypes.data
+
+
+_from_buffer = ctypes.c_char.from_buffer
+_addressof = ctypes.addressof
+
+
 class _KernelCall:
     __slots__ = ("function", "table", "address", "size", "dynamic", "chunks")
 
@@ -60,7 +73,7 @@ class _KernelCall:
     def __call__(self, env, ops=None):
         table = self.table
         for slot, var_id in self.dynamic:
-            table[slot] = env[var_id].ctypes.data
+            table[slot] = address(env[var_id])
         if len(self.chunks) == 1:
             self.function(0, self.size, self.address)
             return
@@ -81,7 +94,7 @@ class _HostCall:
 
     def __call__(self, env, ops=None):
         eq = self.equation
-        op = ops.get(eq.out.id, eq.op) if ops else eq.op
+        op = ops.get(eq.op, eq.op) if ops else eq.op
         args = [x.value if isinstance(x, Const) else env[x.id] for x in eq.inputs]
         if self.gemm and args[0].ndim == 2 and args[1].ndim == 2:
             a, b = args

@@ -1,0 +1,231 @@
+"""Running a fused program on a GPU with cupy.
+
+Everything that can be decided once is decided when the program is loaded: the whole
+program's kernels are rendered as one translation unit and compiled into one
+``cupy.RawModule``; the intermediates get their places in one device arena (a
+``cupy.empty`` of bytes, sub-allocated at ``kernel.memory.plan_memory``'s offsets);
+constants are copied to the device; every kernel gets its launch configuration and an
+argument list in which only the slots bound to graph inputs, fresh graph outputs and
+host-step results change per call.
+
+A call converts the inputs (``cupy.asarray``, C-contiguous, of the traced dtypes),
+allocates the graph outputs (every call returns fresh arrays), and launches the steps
+in order on cupy's current stream.  Host steps run ``op.forward(cupy, ...)``; gemm of
+two matrices writes straight into its planned buffer with ``cupy.matmul(out=)``
+(cuBLAS).  Nothing waits for the device: the outputs are ready when the stream is.
+
+Example (on a machine with a GPU)::
+
+    run = load_program(graph)
+    outputs = run([x_gpu, w_gpu])        # a list of cupy arrays
+"""
+
+import threading
+
+import numpy
+
+from ...errors import CompileError
+from ...ir.graph import Const
+from ...kernel.fusion import KernelStep
+from ...kernel.memory import plan_memory
+from .render import launch_config
+
+
+class DeviceProgram:
+    """A fused program bound to its compiled kernels on the current device.
+
+    ``module.function(name)`` gives a kernel callable as cupy's ``RawKernel`` is,
+    ``(grid, block, args)``; ``xp`` is the array module (cupy)."""
+
+    def __init__(self, program, module, xp):
+        self.program, self.module, self.xp = program, module, xp
+        self.device = xp.cuda.Device()
+        self.memory = plan_memory(program)
+        self.arena = xp.empty(self.memory.size, numpy.uint8)
+        self.views = _arena_views(program, self.memory, self.arena)
+        graph = program.graph
+        self.outputs = [v for v in graph.outputs if not isinstance(v, Const)]
+        output_ids = {v.id for v in self.outputs}
+        input_ids = {v.id for v in graph.inputs}
+        defined = {v.id for step in program.steps if isinstance(step, KernelStep)
+                   for v in step.outputs}
+        self.fresh = [(v.id, v.shape, v.aval.dtype) for v in _unique(self.outputs)
+                      if v.id not in input_ids and v.id in defined]
+        self.constants = {}  # id(Const) -> (device array, Const): one upload per constant
+        self.calls = []
+        for step in program.steps:
+            if isinstance(step, KernelStep):
+                if step.kernel.size:
+                    self.calls.append(self._launch(step, output_ids))
+            else:
+                eq = step.equation
+                self.calls.append(_HostCall(eq, self.views.get(eq.out.id),
+                                            [self._host_argument(x) for x in eq.inputs],
+                                            self))
+        self.lock = threading.Lock()
+
+    def _launch(self, step, output_ids):
+        launch = _Launch(self.module.function(step.kernel.name), step.kernel)
+        for slot, value in enumerate(step.buffers):
+            if isinstance(value, Const):
+                launch.args[2 + slot] = self._constant(value)
+            elif value.id in self.views and value.id not in output_ids:
+                launch.args[2 + slot] = self.views[value.id]
+            else:
+                launch.dynamic.append((2 + slot, value.id))
+        return launch
+
+    def _constant(self, const):
+        key = id(const)
+        if key not in self.constants:
+            host = numpy.ascontiguousarray(numpy.asarray(const.value, dtype=const.aval.dtype))
+            self.constants[key] = (self.xp.asarray(host), const)
+        return self.constants[key][0]
+
+    def _host_argument(self, value):
+        """``(device constant or Python scalar, None)`` for a Const, ``(None, var id)``."""
+        if not isinstance(value, Const):
+            return None, value.id
+        if isinstance(value.value, numpy.ndarray):
+            return self._constant(value), None
+        return value.value, None
+
+    def inside_arena(self, array):
+        return array.size > 0 and bool(self.xp.may_share_memory(array, self.arena))
+
+    def __call__(self, inputs, ops=None):
+        cupy = self.xp
+        graph = self.program.graph
+        with self.lock, self.device:  # the arena is shared: one call at a time
+            env = dict(self.views)
+            for var, array in zip(graph.inputs, inputs):
+                env[var.id] = _contiguous(cupy, array, var)
+            for var_id, shape, dtype in self.fresh:
+                env[var_id] = cupy.empty(shape, dtype)
+            for call in self.calls:
+                call(env, ops)
+            return [_output(cupy, v, env) for v in graph.outputs]
+
+    def describe(self):
+        """What was loaded: kernels, host steps and the arena (``DUALGRAD_DEBUG``)."""
+        kernels = sum(isinstance(c, _Launch) for c in self.calls)
+        hosts = [c.equation.op.name for c in self.calls if isinstance(c, _HostCall)]
+        return (f"{kernels} kernel launches in one module, host steps: "
+                f"{', '.join(hosts) or 'none'}; {self.memory.describe()}")
+
+
+class _Launch:
+    """One kernel over its whole domain: ``(start, end, *buffers)`` as cupy wants them."""
+
+    __slots__ = ("function", "grid", "block", "args", "dynamic")
+
+    def __init__(self, function, kernel):
+        self.function = function
+        self.grid, self.block = launch_config(kernel)
+        self.args = [numpy.int64(0), numpy.int64(kernel.size)] + [None] * len(kernel.buffers)
+        self.dynamic = []  # (argument position, var id) bound per call
+
+    def __call__(self, env, ops=None):
+        args = self.args
+        if self.dynamic:
+            # a copy: the program must not keep the previous call's arrays alive
+            args = list(args)
+            for position, var_id in self.dynamic:
+                args[position] = env[var_id]
+        self.function((self.grid,), (self.block,), tuple(args))
+
+
+class _HostCall:
+    __slots__ = ("equation", "out", "arguments", "gemm", "program")
+
+    def __init__(self, equation, out, arguments, program):
+        self.equation, self.out, self.arguments = equation, out, arguments
+        self.gemm = equation.op.name == "MatMul"
+        self.program = program
+
+    def __call__(self, env, ops=None):
+        cupy = self.program.xp
+        eq = self.equation
+        args = [value if var_id is None else env[var_id] for value, var_id in self.arguments]
+        if self.gemm and args[0].ndim == 2 and args[1].ndim == 2:
+            a = args[0].T if eq.op.transa else args[0]
+            b = args[1].T if eq.op.transb else args[1]
+            out = self.out if self.out is not None else cupy.empty(eq.out.shape, eq.out.dtype)
+            env[eq.out.id] = cupy.matmul(a, b, out=out)
+            return
+        op = ops.get(eq.op, eq.op) if ops else eq.op
+        y = cupy.asarray(op.forward(cupy, *args))
+        if y.dtype != eq.out.dtype:
+            y = y.astype(eq.out.dtype)
+        if self.out is not None:  # kernels' arguments point at the planned buffer
+            self.out[...] = y
+            y = self.out
+        elif self.program.inside_arena(y):
+            # a view of an intermediate (forward returned its input reshaped...): that
+            # place is reused once the intermediate dies, so keep a copy instead
+            y = y.copy()
+        env[eq.out.id] = _flat_readable(cupy, y)
+
+
+def load(program):
+    """``DeviceProgram`` of a fused ``program``: its kernels compiled into one module."""
+    import cupy
+
+    from .runtime import Module
+
+    module = Module(program.kernels())
+    try:
+        for kernel in program.kernels():
+            module.function(kernel.name)  # compile now, so errors surface at load
+    except Exception as error:  # cupy's CompileException carries NVRTC's log
+        if isinstance(error, CompileError):
+            raise
+        raise CompileError(f"the CUDA kernels of this program did not compile: {error}\n"
+                           "  fix: this is a bug of the CUDA renderer; report it with the "
+                           "kernel text (DUALGRAD_DEBUG=2 prints it)") from error
+    return DeviceProgram(program, module, cupy)
+
+
+def _arena_views(program, memory, arena):
+    views = {}
+    for step in program.steps:
+        defined = step.outputs if isinstance(step, KernelStep) else (step.equation.out,)
+        for var in defined:
+            if var.id in memory.offsets:
+                offset = memory.offsets[var.id]
+                nbytes = var.aval.dtype.itemsize * _size(var.shape)
+                views[var.id] = arena[offset:offset + nbytes].view(var.aval.dtype).reshape(
+                    var.shape)
+    return views
+
+
+def _contiguous(cupy, array, var):
+    return _flat_readable(cupy, cupy.asarray(array, dtype=var.aval.dtype))
+
+
+def _flat_readable(cupy, array):
+    """``array`` C-contiguous, as kernels read it (a flat buffer); 0-d stays 0-d, where
+    ``ascontiguousarray`` would make it 1-d."""
+    return array if array.flags.c_contiguous else cupy.ascontiguousarray(array)
+
+
+def _output(cupy, value, env):
+    if isinstance(value, Const):
+        return cupy.asarray(value.value)
+    return env[value.id]
+
+
+def _unique(values):
+    seen, out = set(), []
+    for v in values:
+        if v.id not in seen:
+            seen.add(v.id)
+            out.append(v)
+    return out
+
+
+def _size(shape):
+    n = 1
+    for d in shape:
+        n *= d
+    return n
