@@ -10,6 +10,7 @@ backend; Python control flow that looks at data is guarded, never silently baked
 """
 
 from . import modes, tensor
+from .control import cond, foldl, foldr, ifelse, map, reduce, scan  # noqa: A004 - Theano's names
 from .errors import CompileError, ConcretizationError, TracerLeakError
 from .function import Function, In, function
 from .gradient import grad, hessian, jacobian
@@ -19,6 +20,7 @@ from .layer import CompiledCall, CompiledFunction
 from .modes import CheckError, NonFiniteNodeError
 from .passes import optimize
 from .printing import debugprint, pp
+from .random_streams import RandomStreams
 from .shared import SharedVariable, shared
 from .tensor.type import config
 
@@ -28,4 +30,5 @@ __all__ = [
     "Function", "In", "SharedVariable", "config", "debugprint", "function", "grad", "hessian",
     "jacobian", "pp", "shared", "tensor", "CompiledCall", "CompiledFunction",
     "CheckError", "NonFiniteNodeError", "modes",
+    "RandomStreams", "cond", "foldl", "foldr", "ifelse", "map", "reduce", "scan",
 ]  # fmt: skip

@@ -2,7 +2,8 @@
 
 Default order: ``dce``, ``cse``, ``fold``, ``canonicalize``, ``stabilize``,
 ``specialize``, then ``cleanup`` (DCE and CSE again, for what the rewrites left dead
-or duplicated).  ``optimize(graph, trace=callback)`` shows the graph after each phase:
+or duplicated) and ``scan_memory`` (loops keep only the values read).
+``optimize(graph, trace=callback)`` shows the graph after each phase:
 ``callback(phase_name, graph)``; ``printing_trace()`` is a ready-made callback that
 prints them (what debug output uses).  ``optimize(graph, on_fire=callback)`` names
 every rewrite rule that fires: ``callback(phase_name, rule_name, equation)``.
@@ -15,6 +16,7 @@ from .canonicalize import canonicalize
 from .cse import eliminate_common_subexpressions
 from .dce import eliminate_dead_code
 from .fold_constants import fold_constants
+from .scan_memory import keep_last_scan_values
 from .specialize import specialize
 from .stabilize import stabilize
 
@@ -32,9 +34,11 @@ PHASES = {
     "stabilize": stabilize,
     "specialize": specialize,
     "cleanup": cleanup,
+    "scan_memory": keep_last_scan_values,
 }
 
-DEFAULT_PHASES = ("dce", "cse", "fold", "canonicalize", "stabilize", "specialize", "cleanup")
+DEFAULT_PHASES = ("dce", "cse", "fold", "canonicalize", "stabilize", "specialize", "cleanup",
+                  "scan_memory")
 
 # Phases made of rewrite rules: they take ``on_fire`` and report each rule that fires.
 RULE_PHASES = ("fold", "canonicalize", "stabilize", "specialize")

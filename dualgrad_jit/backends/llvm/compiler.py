@@ -115,10 +115,17 @@ class CompiledModule:
     def __init__(self, engine, functions, llvm_ir, from_cache, sizes, optimized_ir=None):
         self._engine = engine  # owns the code memory: keep it alive with the functions
         self.functions = functions
-        self.llvm_ir = llvm_ir
+        self._llvm_ir = llvm_ir  # text, or a function rendering it on demand
         self.from_cache = from_cache
         self.sizes = sizes
         self._optimized_ir = optimized_ir
+
+    @property
+    def llvm_ir(self):
+        """The unoptimised LLVM IR (rendered on demand for code loaded from the cache)."""
+        if callable(self._llvm_ir):
+            self._llvm_ir = self._llvm_ir()
+        return self._llvm_ir
 
     def __getitem__(self, name):
         return self.functions[name]
@@ -184,20 +191,37 @@ def compile_kernels(kernels, *, fastmath=DEFAULT_FASTMATH, expand_math=None,
 
     ``cache``: an ``ObjectCache``, ``None`` for no disk cache, or by default the one in
     ``DUALGRAD_CACHE_DIR``.  ``expand_math`` rewrites every expression before rendering.
+
+    The cache key is computed from the kernels' canonical text (not from the rendered
+    LLVM IR), the fast-math policy, the math expansion, the source of the code
+    generator itself and the target, so a warm start renders nothing: it maps the
+    cached object and goes.
     """
     if cache is _DEFAULT_CACHE:
         cache = ObjectCache()
-    module = render_module(kernels, fastmath=fastmath, expand_math=expand_math)
+    kernels = list(kernels)
     names = [kernel.name for kernel in kernels]
     sizes = {kernel.name: kernel.size for kernel in kernels}
-    return compile_ir(str(module), names, sizes, cache=cache, key_extra=fastmath.text())
-
-
-def compile_ir(llvm_ir, names, sizes, cache=None, key_extra=""):
-    """Optimise and load ``llvm_ir`` (text), or load its object from ``cache``."""
     target = host_target()
+
+    def render():
+        return str(render_module(kernels, fastmath=fastmath, expand_math=expand_math))
+
     key = None
     if cache is not None:
+        key = cache_key(*(f"{k.name}\n{k.text()}" for k in kernels), fastmath.text(),
+                        _function_name(expand_math), generator_version(),
+                        target.description())
+        data = cache.load(key)
+        if data is not None:
+            return load_object(data, names, render, sizes, from_cache=True)
+    return compile_ir(render(), names, sizes, cache=cache, key=key)
+
+
+def compile_ir(llvm_ir, names, sizes, cache=None, key_extra="", key=None):
+    """Optimise and load ``llvm_ir`` (text), or load its object from ``cache``."""
+    target = host_target()
+    if cache is not None and key is None:
         key = cache_key(llvm_ir, key_extra, target.description())
         data = cache.load(key)
         if data is not None:
@@ -210,10 +234,36 @@ def compile_ir(llvm_ir, names, sizes, cache=None, key_extra=""):
     return load_object(data, names, llvm_ir, sizes, optimized_ir=optimized_ir)
 
 
+def _function_name(function):
+    if function is None:
+        return "none"
+    return f"{function.__module__}.{function.__qualname__}"
+
+
+_GENERATOR_VERSION = []
+
+
+def generator_version():
+    """A hash of the code generator's own source (kernel IR, math expansions, renderer,
+    compiler): editing any of them invalidates every cached object."""
+    if not _GENERATOR_VERSION:
+        import hashlib
+        import pathlib
+
+        here = pathlib.Path(__file__).resolve().parent
+        files = sorted(here.glob("*.py")) + sorted((here.parent.parent / "kernel").glob("*.py"))
+        digest = hashlib.sha256()
+        for path in files:
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+        _GENERATOR_VERSION.append(digest.hexdigest())
+    return _GENERATOR_VERSION[0]
+
+
 def check_symbols(data, llvm_ir):
     """Raise ``CompileError`` naming the first external symbol this process lacks."""
     names = undefined_symbols(data)
     if names is None:  # not ELF: fall back to what the module declares
+        llvm_ir = llvm_ir() if callable(llvm_ir) else llvm_ir
         with _LOCK:
             module = llvm.parse_assembly(llvm_ir)
             names = [f.name for f in module.functions
