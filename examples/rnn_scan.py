@@ -182,6 +182,7 @@ def build_w5_scan(backend="numpy", seed=0, dtype="float32", **sizes):
         return function(*data)
 
     run.data = data
+    run.function = function
     run.reference = functools.partial(w5_numpy, *data)
     return run
 

@@ -7,6 +7,7 @@ arrays, LLVM for numpy arrays when llvmlite is installed, else the interpreter.
 """
 
 import importlib.util
+import threading
 
 from ..errors import CompileError
 from ..ir import interpret
@@ -112,3 +113,49 @@ def _show(program):
     if config.debug >= 2:
         for kernel in program.kernels():
             print(f"[dualgrad_jit] {kernel.name}:\n{kernel.text()}", file=sys.stderr)
+
+
+# -- loop bodies and branches -------------------------------------------------------------------
+# A Scan or IfElse runs as a host step of the program around it; its sub-graph runs on
+# the backend that program runs on.  ``running`` marks that backend for the thread
+# while a compiled program runs, and the body runner compiles each sub-graph once.
+_RUNNING = threading.local()
+_BODIES = {}
+
+
+class running:  # noqa: N801 (used as a lowercase context manager, like using_config)
+    """``with running('llvm'):`` sub-graphs run by this thread use that backend."""
+
+    def __init__(self, backend):
+        self.backend = backend
+
+    def __enter__(self):
+        self.previous = getattr(_RUNNING, "backend", "numpy")
+        _RUNNING.backend = self.backend
+
+    def __exit__(self, *exc):
+        _RUNNING.backend = self.previous
+
+
+def run_sub_graph(fn, arrays, xp):
+    """The body runner (``control.body.set_body_runner``): compiled code for the backend
+    running now, the reference interpreter otherwise."""
+    import numpy
+
+    backend = getattr(_RUNNING, "backend", "numpy")
+    if backend == "llvm" and xp is numpy:
+        key = (backend, fn)
+        runner = _BODIES.get(key)
+        if runner is None:
+            runner = _BODIES[key] = load(fn.graph, backend)
+        return runner(arrays)
+    return interpret(fn.graph, arrays, xp)
+
+
+def _install_body_runner():
+    from ..control import body
+
+    body.set_body_runner(run_sub_graph)
+
+
+_install_body_runner()

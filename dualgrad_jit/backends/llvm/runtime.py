@@ -21,6 +21,8 @@ import numpy
 from ...ir.graph import Const
 from ...kernel.fusion import KernelStep
 from ...kernel.memory import plan_memory
+from ..select import running
+from . import blas
 
 #: domain points per chunk below which a kernel runs on the calling thread alone
 PARALLEL_GRAIN = 1 << 16
@@ -85,29 +87,59 @@ class _KernelCall:
             future.result()
 
 
+class _GemmCall:
+    """A 2-d product straight into its planned buffer (or a fresh output)."""
+
+    __slots__ = ("a", "b", "transa", "transb", "out", "out_id", "shape", "dtype")
+
+    def __init__(self, equation, out):
+        self.a, self.b = (_operand(x) for x in equation.inputs)
+        self.transa, self.transb = equation.op.transa, equation.op.transb
+        self.out, self.out_id = out, equation.out.id
+        self.shape, self.dtype = equation.out.shape, equation.out.dtype
+
+    def __call__(self, env, ops=None):
+        a = self.a if type(self.a) is not int else env[self.a]
+        b = self.b if type(self.b) is not int else env[self.b]
+        out = self.out if self.out is not None else numpy.empty(self.shape, self.dtype)
+        env[self.out_id] = numpy.matmul(a.T if self.transa else a, b.T if self.transb else b,
+                                        out=out)
+
+
 class _HostCall:
-    __slots__ = ("equation", "out", "gemm")
+    """Any other host step: the op's numpy ``forward``."""
+
+    __slots__ = ("equation", "operands", "out")
 
     def __init__(self, equation, out):
         self.equation, self.out = equation, out
-        self.gemm = equation.op.name == "MatMul"
+        self.operands = [_operand(x) for x in equation.inputs]
 
     def __call__(self, env, ops=None):
         eq = self.equation
         op = ops.get(eq.op, eq.op) if ops else eq.op
-        args = [x.value if isinstance(x, Const) else env[x.id] for x in eq.inputs]
-        if self.gemm and args[0].ndim == 2 and args[1].ndim == 2:
-            a, b = args
-            a = a.T if eq.op.transa else a
-            b = b.T if eq.op.transb else b
-            out = self.out if self.out is not None else numpy.empty(eq.out.shape, eq.out.dtype)
-            env[eq.out.id] = numpy.matmul(a, b, out=out)
-            return
+        args = [x if type(x) is not int else env[x] for x in self.operands]
         y = numpy.asarray(op.forward(numpy, *args))
         if self.out is not None:  # kernels' tables point at the planned buffer
             numpy.copyto(self.out, y)
             y = self.out
         env[eq.out.id] = y
+
+
+def _operand(x):
+    """A Var's id (looked up per call) or a constant's value."""
+    return x.value if isinstance(x, Const) else x.id
+
+
+def _host_call(equation, out):
+    if equation.op.name == "MatMul" and all(len(x.shape) == 2 for x in equation.inputs):
+        return _GemmCall(equation, out)
+    return _HostCall(equation, out)
+
+
+def _gemm_flops(step):
+    eq = step.equation
+    return 2 * _size(eq.out.shape) * eq.inputs[0].shape[-1 - int(eq.op.transa)]
 
 
 class LoadedProgram:
@@ -151,7 +183,11 @@ class LoadedProgram:
                     self.calls.append(call)
             else:
                 eq = step.equation
-                self.calls.append(_HostCall(eq, self.views.get(eq.out.id)))
+                self.calls.append(_host_call(eq, self.views.get(eq.out.id)))
+        # small products run on one BLAS thread (see ``blas``)
+        self.small_gemms = any(isinstance(call, _GemmCall) and _gemm_flops(step) <
+                               blas.SMALL_GEMM_FLOPS for call, step in zip(
+                                   self.calls, [s for s in program.steps if _runs(s)]))
         self.lock = threading.Lock()
 
     def _constant(self, const):
@@ -162,15 +198,27 @@ class LoadedProgram:
 
     def __call__(self, inputs, ops=None):
         graph = self.program.graph
-        with self.lock:  # the arena is shared: one call at a time per program
+        with self.lock, running("llvm"):  # the arena is shared: one call at a time
             env = dict(self.views)
             for var, array in zip(graph.inputs, inputs):
                 env[var.id] = _contiguous(array, var)
             for var_id, shape, dtype in self.fresh:
                 env[var_id] = numpy.empty(shape, dtype)
-            for call in self.calls:
-                call(env, ops)
+            previous = blas.get_threads() if self.small_gemms else None
+            if previous not in (None, 1):
+                blas.set_threads(1)
+            try:
+                for call in self.calls:
+                    call(env, ops)
+            finally:
+                if previous not in (None, 1):
+                    blas.set_threads(previous)
             return [_output(v, env) for v in graph.outputs]
+
+
+def _runs(step):
+    """Whether a step makes a call (empty kernels are skipped)."""
+    return not isinstance(step, KernelStep) or step.kernel.size > 0
 
 
 def _output(value, env):
