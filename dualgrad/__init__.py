@@ -8,21 +8,18 @@
 array([2., 4., 6.])
 """
 
+import importlib
+
 from . import (
     cuda,
-    dataset,
-    datasets,
     functions,
     initializers,
-    iterators,
     links,
     ops,  # noqa: F401  (installs Variable's operators)
     optimizer,
     optimizer_hooks,
     optimizers,
     reporter,
-    serializers,
-    training,
     variable,
 )
 from ._config import config, force_backprop_mode, no_backprop_mode, using_config
@@ -44,6 +41,22 @@ from .link import Chain, ChainList, Link, Sequential
 from .reporter import report, report_scope
 
 __version__ = "0.1.0"
+
+# Loaded on first use (PEP 562): what a training script may never touch need not slow
+# every start-up (``import dualgrad`` is part of a compiled step's start-up latency).
+_LAZY_MODULES = ("dataset", "datasets", "iterators", "serializers", "training")
+
+
+def __getattr__(name):
+    if name in _LAZY_MODULES:
+        module = importlib.import_module(f".{name}", __name__)
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'dualgrad' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY_MODULES))
 
 __all__ = [
     "OP_REGISTRY", "BackwardError", "Chain", "ChainList", "DTypeError", "DeviceError",

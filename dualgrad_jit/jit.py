@@ -136,6 +136,8 @@ class JitFunction:
             tracer, result, self._explicit_positions(args), backend=self.backend,
             name=self._name, rng=(start, drawn) if drawn else None, arrays=args,
         )
+        if executable.backend != "numpy":
+            executable.runner()  # compile now: the first call pays it, replays never do
         # Python values the code read were baked in: a replay needs them unchanged.
         read = {id(r.owner) for r, _ in tracer.state_reads if r.kind == "array"}
         executable.python_state = python_state.stable_part(

@@ -136,7 +136,7 @@ def debugprint(obj, file=None):
 
 
 def _debug_text(obj):
-    from .function import Function
+    from .symbolic_function import Function
 
     if isinstance(obj, Function):
         if obj.last is not None:

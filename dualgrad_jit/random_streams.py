@@ -36,7 +36,7 @@ from dualgrad.ops import elementwise as ew
 from dualgrad.ops import random as random_ops
 from dualgrad.ops import reduce as reduce_ops
 
-from .shared import SharedVariable
+from .shared_variable import SharedVariable
 from .tensor.type import TensorType, config
 from .tensor.variable import TensorVariable, apply_function
 

@@ -138,8 +138,8 @@ class running:  # noqa: N801 (used as a lowercase context manager, like using_co
 
 
 def run_sub_graph(fn, arrays, xp):
-    """The body runner (``control.body.set_body_runner``): compiled code for the backend
-    running now, the reference interpreter otherwise."""
+    """The default body runner of ``control.body``: compiled code for the backend running
+    now, the reference interpreter otherwise."""
     import numpy
 
     backend = getattr(_RUNNING, "backend", "numpy")
@@ -150,12 +150,3 @@ def run_sub_graph(fn, arrays, xp):
             runner = _BODIES[key] = load(fn.graph, backend)
         return runner(arrays)
     return interpret(fn.graph, arrays, xp)
-
-
-def _install_body_runner():
-    from ..control import body
-
-    body.set_body_runner(run_sub_graph)
-
-
-_install_body_runner()

@@ -7,8 +7,9 @@ computed earlier in the same trace) become extra inputs of the sub-graph, passed
 op as operands (*captures*), so the sub-graph never bakes in state.
 
 The executor of sub-graphs is a hook: ``run_body(fn, arrays, xp)`` calls the installed
-runner, by default the reference interpreter.  A compiled backend installs its own with
-``set_body_runner`` (it receives the ``CompiledGraph``, hashable, to cache code by).
+runner, by default the backend of the program running the loop (compiled once per body
+under LLVM, the reference interpreter otherwise); ``set_body_runner`` installs another
+(it receives the ``CompiledGraph``, hashable, to cache code by).
 """
 
 import numpy
@@ -31,7 +32,15 @@ def interpret_body(fn, arrays, xp):
     return interpret(fn.graph, arrays, xp)
 
 
-_RUNNER = [interpret_body]
+def backend_body(fn, arrays, xp):
+    """The default runner: the backend of the program running the loop (compiled bodies
+    under LLVM), the interpreter outside any compiled program."""
+    from ..backends.select import run_sub_graph
+
+    return run_sub_graph(fn, arrays, xp)
+
+
+_RUNNER = [backend_body]
 
 
 def set_body_runner(runner):

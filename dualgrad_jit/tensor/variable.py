@@ -143,7 +143,7 @@ class TensorVariable:
     # -- evaluation -------------------------------------------------------------------
     def eval(self, inputs_to_values=None):
         """Compile and run this variable: ``(x + 1).eval({x: [1.0]})``."""
-        from ..function import function
+        from ..symbolic_function import function
 
         inputs_to_values = dict(inputs_to_values or {})
         inputs = list(inputs_to_values)

@@ -8,7 +8,7 @@ import dualgrad as dg
 import dualgrad_jit as dj
 import dualgrad_jit.tensor as T
 from dualgrad.errors import ConcretizationError, DTypeError, ShapeError
-from dualgrad_jit.function import InputError, UnusedInputError
+from dualgrad_jit.symbolic_function import InputError, UnusedInputError
 from dualgrad_jit.tensor.evaluate import MissingInputError
 
 

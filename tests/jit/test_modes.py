@@ -21,6 +21,7 @@ def _swap_ops(compiled, args, old, new):
     equations = tuple(type(eq)(new if eq.op == old else eq.op, eq.inputs, eq.out)
                       for eq in variant.graph.equations)
     variant.graph = Graph(variant.graph.inputs, equations, variant.graph.outputs)
+    variant._runner = None  # compile the broken graph again
 
 
 def test_unknown_modes_are_refused():

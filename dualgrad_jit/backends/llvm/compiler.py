@@ -199,7 +199,21 @@ def compile_kernels(kernels, *, fastmath=DEFAULT_FASTMATH, expand_math=None,
     """
     if cache is _DEFAULT_CACHE:
         cache = ObjectCache()
-    kernels = list(kernels)
+    # equal kernels (same canonical text: an optimizer's update of two same-sized
+    # parameters, say) are compiled once and share one function
+    first_of, unique = {}, []
+    for kernel in kernels:
+        if first_of.setdefault(kernel.text(), kernel.name) == kernel.name:
+            unique.append(kernel)
+    aliases = {kernel.name: first_of[kernel.text()] for kernel in kernels}
+    compiled = _compile_unique(unique, fastmath, expand_math, cache)
+    for name, original in aliases.items():
+        compiled.functions[name] = compiled.functions[original]
+        compiled.sizes[name] = compiled.sizes[original]
+    return compiled
+
+
+def _compile_unique(kernels, fastmath, expand_math, cache):
     names = [kernel.name for kernel in kernels]
     sizes = {kernel.name: kernel.size for kernel in kernels}
     target = host_target()

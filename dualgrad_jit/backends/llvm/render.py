@@ -82,6 +82,18 @@ def render_module(kernels, fastmath=DEFAULT_FASTMATH, expand_math=None, name="du
     return module
 
 
+#: kernels doing less work than this (domain points x reduced points) are compiled for size
+SMALL_KERNEL = 512
+
+
+def _work(kernel):
+    inner = 1
+    if kernel.reduce is not None:
+        for extent in kernel.reduce.shape:
+            inner *= extent
+    return kernel.size * max(inner, 1)
+
+
 class _KernelRenderer:
     def __init__(self, module, kernel, fastmath, expand_math):
         self.module = module
@@ -100,6 +112,10 @@ class _KernelRenderer:
         body = ir.Function(self.module, ir.FunctionType(
             ir.VoidType(), [I64, I64, *pointer_types]), f"{kernel.name}.body")
         body.linkage = "internal"
+        if _work(kernel) < SMALL_KERNEL:
+            # a few hundred points: vector loops, unrolled copies and runtime checks
+            # would cost compile time (and code size) for nothing measurable
+            body.attributes.add("optsize")
         for arg in body.args[2:]:
             arg.add_attribute("noalias")
         self.function = body
@@ -115,6 +131,8 @@ class _KernelRenderer:
         entry = ir.Function(self.module, ir.FunctionType(ir.VoidType(), [I64, I64, _TABLE]),
                             self.kernel.name)
         entry.attributes.add("nounwind")
+        if _work(self.kernel) < SMALL_KERNEL:
+            entry.attributes.add("optsize")
         b = ir.IRBuilder(entry.append_basic_block("entry"))
         table = entry.args[2]
         pointers = [b.bitcast(b.load(b.gep(table, [ir.Constant(I64, k)], inbounds=True)), ty)

@@ -25,7 +25,26 @@ def log_calls(monkeypatch):
     return calls
 
 
-@pytest.mark.parametrize("backend", ["numpy", "auto"])
+def test_only_the_branch_taken_runs_compiled(monkeypatch):
+    """On LLVM each branch is its own compiled sub-graph: only the taken one is run."""
+    from dualgrad_jit.backends import select
+
+    ran, original = [], select.run_sub_graph
+
+    def counting(fn, arrays, xp):
+        ran.append(any(eq.op.name == "Log" for eq in fn.graph.equations))
+        return original(fn, arrays, xp)
+
+    monkeypatch.setattr(select, "run_sub_graph", counting)
+    a, b = T.dscalars("a", "b")
+    f = dj.function([a, b], dj.ifelse(T.lt(a, b), a * 2, T.log(a - b)), backend="llvm")
+    assert float(f(1.0, 3.0)) == 2.0
+    assert ran == [False]
+    assert float(f(5.0, 3.0)) == pytest.approx(numpy.log(2.0))
+    assert ran == [False, True]
+
+
+@pytest.mark.parametrize("backend", ["numpy"])
 def test_only_the_branch_taken_runs(log_calls, backend):
     a, b = T.dscalars("a", "b")
     f = dj.function([a, b], dj.ifelse(T.lt(a, b), a * 2, T.log(a - b)), backend=backend)
