@@ -2,7 +2,7 @@
 #   make demo   train the digits example, eager and compiled with dj.jit (creates .venv)
 #   make test   lint, then the whole test suite
 #   make lint   ruff only
-#   make bench  eager-overhead benchmark (updates bench/RESULTS.md)
+#   make bench  benchmarks against numpy and the peers (updates bench/RESULTS.md)
 
 PYTHON ?= python3
 VENV := .venv
@@ -28,8 +28,15 @@ lint: $(STAMP)
 test: lint
 	$(PY) -m pytest
 
-bench: $(STAMP)
+BENCH_STAMP := $(VENV)/.installed-bench
+
+$(BENCH_STAMP): pyproject.toml | $(STAMP)
+	$(PY) -m pip install -e '.[test,bench]'
+	touch $@
+
+bench: $(BENCH_STAMP)
 	$(PY) bench/eager_overhead.py
+	$(PY) bench/run_all.py
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache .hypothesis
