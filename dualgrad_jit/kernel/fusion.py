@@ -75,7 +75,7 @@ def fuse(graph, host=frozenset()):
 # -- planning ---------------------------------------------------------------------------------
 class _Planner:
     def __init__(self, graph, host=frozenset()):
-        self.graph = graph
+        self.graph, self.host = graph, host
         self.producers = graph.producers()
         self.lowerings, self.kinds = {}, {}
         for eq in graph.equations:
@@ -95,11 +95,25 @@ class _Planner:
             var = eq.out
             kind = self.kinds[var.id]
             if kind == "host":
+                self.report.append((f"%{var.id} = {eq.op.name}", self._why_host(eq)))
                 continue
             reason = self._why_materialise(var, kind, consumers.get(var.id, []), outputs)
             if reason:
                 self.materialised.add(var.id)
-                self.report.append((f"%{var.id} = {eq.op.name}", reason))
+            self.report.append((f"%{var.id} = {eq.op.name}",
+                                reason or "fused into the kernels reading it (no buffer)"))
+
+    def _why_host(self, eq):
+        low = self.lowerings[eq.out.id]
+        if eq.op in self.host:
+            return "host step: a random draw renumbered on every call"
+        if isinstance(low, lw.LibraryCall):
+            return f"host step: library call {low.name} (ends fusion)"
+        if isinstance(low, lw.Reduction):
+            return "host step: arg-reduction or combiner kernels do not express"
+        if low is None:
+            return "host step: a dtype kernels do not support"
+        return f"host step: {type(low).__name__} lowering runs whole"
 
     def _why_materialise(self, var, kind, users, outputs):
         if var.id in outputs:

@@ -5,6 +5,7 @@ reference interpreter on the same graph."""
 import numpy
 import pytest
 
+import dualgrad.functions as F
 import dualgrad_jit as dj
 from dualgrad_jit.ir import interpret
 from dualgrad_jit.kernel.evaluate import run_program
@@ -35,8 +36,6 @@ def test_fused_program_equals_interpreter(case, dtype):
 
 
 def _w2(x, y):
-    import dualgrad.functions as F
-
     return F.tanh(x) * F.sigmoid(y) + x * y - F.exp(-x * x) + 0.5 * x
 
 
@@ -50,4 +49,22 @@ def test_an_elementwise_chain_is_one_kernel_with_flat_reads():
     assert isinstance(step, KernelStep)
     assert step.kernel.shape == (12,)  # flattened: every read is at the flat index
     assert "floordiv" not in step.kernel.text() and "mod" not in step.kernel.text()
-    assert program.fusion_report() .endswith("graph output")
+    report = program.fusion_report()
+    assert report.endswith("graph output")
+    assert report.count("fused into the kernels reading it") == len(
+        executable.graph.equations) - 1
+
+
+def test_the_fusion_report_says_why_values_got_buffers():
+    def f(x, w):
+        h = F.tanh(F.matmul(x, w))
+        return F.sum(h * 2.0, axis=1), h
+
+    x, w = numpy.ones((4, 3)), numpy.ones((3, 5))
+    compiled = dj.jit(f, backend="numpy")
+    compiled(x, w)
+    (executable,) = compiled.variants(x, w)
+    report = fuse(executable.graph).fusion_report()
+    assert "MatMul: host step: library call gemm (ends fusion)" in report
+    assert "Tanh: graph output" in report
+    assert "Mul: fused into the kernels reading it" in report
