@@ -28,6 +28,7 @@ from ...errors import CompileError
 from ...ir.graph import Const
 from ...kernel.fusion import KernelStep
 from ...kernel.memory import plan_memory
+from ..select import running
 from .render import launch_config
 
 
@@ -78,7 +79,7 @@ class DeviceProgram:
     def _constant(self, const):
         key = id(const)
         if key not in self.constants:
-            host = numpy.ascontiguousarray(numpy.asarray(const.value, dtype=const.aval.dtype))
+            host = numpy.array(const.value, dtype=const.aval.dtype, order="C")  # 0-d stays
             self.constants[key] = (self.xp.asarray(host), const)
         return self.constants[key][0]
 
@@ -96,7 +97,9 @@ class DeviceProgram:
     def __call__(self, inputs, ops=None):
         cupy = self.xp
         graph = self.program.graph
-        with self.lock, self.device:  # the arena is shared: one call at a time
+        # the arena is shared: one call at a time; loop bodies and branches (host steps)
+        # learn from ``running`` which backend their program runs on
+        with self.lock, self.device, running("cuda"):
             env = dict(self.views)
             for var, array in zip(graph.inputs, inputs):
                 env[var.id] = _contiguous(cupy, array, var)

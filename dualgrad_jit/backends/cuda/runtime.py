@@ -32,7 +32,9 @@ def load_program(graph, host=frozenset()):
     steps whatever their lowering (random draws renumbered on every call) and ``ops``
     maps such an op to its replacement for one call.  Raises ``CompileError`` where no
     GPU is usable."""
-    from dualgrad import cuda
+    import sys
+
+    from dualgrad import config, cuda
 
     if not cuda.is_available():
         raise CompileError(NO_DEVICE)
@@ -42,7 +44,10 @@ def load_program(graph, host=frozenset()):
 
     program = fuse(compilable(graph), host=host)
     _show(program)
-    return load(program)
+    run = load(program)
+    if config.debug:
+        print(f"[dualgrad_jit] cuda program: {run.describe()}", file=sys.stderr)
+    return run
 
 
 class Module:
