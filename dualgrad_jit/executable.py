@@ -14,6 +14,7 @@ from the graph, reuses the forward's residuals and is differentiable again.
 import numpy
 
 from dualgrad._config import config
+from dualgrad.backend import get_array_module
 from dualgrad.core import state as state_module
 from dualgrad.core.variable import Variable
 from dualgrad.ops import random as random_ops
@@ -102,7 +103,7 @@ class Executable:
             outputs = self.runner()(inputs, renumbered)
         elif operands is None:
             outputs = interpret(select.with_ops(self.graph, renumbered), inputs,
-                                on_value=self.on_value)
+                                xp=get_array_module(*inputs), on_value=self.on_value)
         else:
             graph = select.with_ops(self.graph, renumbered)
             if self._taped is None:

@@ -32,6 +32,7 @@ import warnings
 import numpy
 
 import dualgrad as dg
+from dualgrad.backend import get_array_module
 from dualgrad.core import state as state_module
 from dualgrad.core import tape
 from dualgrad.core.abstract import AbstractArray
@@ -258,7 +259,8 @@ class Function:
                   for kind, where in executable.sources]
         renumbered = executable._renumber_random_draws()  # fresh numbers on every call
         if executable.backend == "numpy":
-            outputs = interpret(select.with_ops(executable.graph, renumbered), inputs)
+            outputs = interpret(select.with_ops(executable.graph, renumbered), inputs,
+                                xp=get_array_module(*inputs))
         else:
             outputs = executable.runner()(inputs, renumbered)
         count = executable.n_results

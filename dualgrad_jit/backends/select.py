@@ -26,7 +26,8 @@ def check(backend):
 
         if not cuda.available:
             raise CompileError("backend 'cuda' needs cupy and a CUDA GPU, and this machine has "
-                               "none; use backend='llvm' (CPU) or 'numpy'")
+                               "none; on a GPU machine `pip install dualgrad[cuda]`, else use "
+                               "backend='llvm' (CPU) or 'numpy'")
 
 
 def llvm_available():
