@@ -298,7 +298,7 @@ class _KernelBuilder:
         out = eq.out
         if isinstance(eq.op, Reshape):
             x = eq.inputs[0]
-            return self._value(x, _Point(x.shape, flat=point.flat, builder=self))
+            return self._value(x, _reshaped_point(point, out.shape, x.shape, self))
         if isinstance(low, lw.Elementwise):
             args = [self._value(x, self._broadcast(point, out.shape, x.shape))
                     for x in eq.inputs]
@@ -363,6 +363,43 @@ class _KernelBuilder:
             return typed_call(e.op, [visit(a) for a in e.args])
 
         return K.cast(visit(expr), "int64")
+
+
+def _reshaped_point(point, out_shape, in_shape, builder):
+    """Where a reshape's input is read for its output at ``point``: from the flat index
+    when that is at hand, else from the coordinates group by group (the runs of axes
+    whose sizes multiply to the same, e.g. ``(1600, 100) -> (50, 32, 100)``), so that
+    only the axes a group splits or merges pay a div/mod."""
+    if point._coords is None or 0 in out_shape:
+        return _Point(in_shape, flat=point.flat, builder=builder)
+    out_axes = [d for d, n in enumerate(out_shape) if n != 1]
+    in_axes = [d for d, n in enumerate(in_shape) if n != 1]
+    coords = [K.const(0, "int64")] * len(in_shape)
+    i = j = 0
+    while i < len(out_axes) and j < len(in_axes):
+        a, b = i + 1, j + 1
+        size_out, size_in = out_shape[out_axes[i]], in_shape[in_axes[j]]
+        while size_out != size_in:
+            if size_out < size_in and a < len(out_axes):
+                size_out *= out_shape[out_axes[a]]
+                a += 1
+            elif size_in < size_out and b < len(in_axes):
+                size_in *= in_shape[in_axes[b]]
+                b += 1
+            else:
+                return _Point(in_shape, flat=point.flat, builder=builder)
+        group_out, group_in = out_axes[i:a], in_axes[j:b]
+        if len(group_out) == 1 and len(group_in) == 1:
+            coords[group_in[0]] = point._coords[group_out[0]]
+        else:
+            flat = _ravel([point._coords[d] for d in group_out], [out_shape[d] for d in group_out])
+            for d, c in zip(group_in, _unravel(flat, [in_shape[d] for d in group_in])):
+                coords[d] = c
+            builder.unravelled = True
+        i, j = a, b
+    if i < len(out_axes) or j < len(in_axes):
+        return _Point(in_shape, flat=point.flat, builder=builder)
+    return _Point(in_shape, coords=tuple(coords), builder=builder)
 
 
 def _expr_key(point):

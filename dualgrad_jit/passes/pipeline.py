@@ -2,7 +2,8 @@
 
 Default order: ``dce``, ``cse``, ``fold``, ``canonicalize``, ``stabilize``,
 ``specialize``, then ``cleanup`` (DCE and CSE again, for what the rewrites left dead
-or duplicated) and ``scan_memory`` (loops keep only the values read).
+or duplicated), ``scan_pushout`` (work that does not need a loop's recurrence moves
+out of it) and ``scan_memory`` (loops keep only the values read).
 ``optimize(graph, trace=callback)`` shows the graph after each phase:
 ``callback(phase_name, graph)``; ``printing_trace()`` is a ready-made callback that
 prints them (what debug output uses).  ``optimize(graph, on_fire=callback)`` names
@@ -17,6 +18,7 @@ from .cse import eliminate_common_subexpressions
 from .dce import eliminate_dead_code
 from .fold_constants import fold_constants
 from .scan_memory import keep_last_scan_values
+from .scan_pushout import push_out_of_loops
 from .specialize import specialize
 from .stabilize import stabilize
 
@@ -34,14 +36,15 @@ PHASES = {
     "stabilize": stabilize,
     "specialize": specialize,
     "cleanup": cleanup,
+    "scan_pushout": push_out_of_loops,
     "scan_memory": keep_last_scan_values,
 }
 
 DEFAULT_PHASES = ("dce", "cse", "fold", "canonicalize", "stabilize", "specialize", "cleanup",
-                  "scan_memory")
+                  "scan_pushout", "scan_memory")
 
 # Phases made of rewrite rules: they take ``on_fire`` and report each rule that fires.
-RULE_PHASES = ("fold", "canonicalize", "stabilize", "specialize")
+RULE_PHASES = ("fold", "canonicalize", "stabilize", "specialize", "scan_pushout")
 
 
 def _resolve(phase):

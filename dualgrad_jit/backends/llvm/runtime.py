@@ -21,14 +21,18 @@ import numpy
 from ...ir.graph import Const
 from ...kernel.fusion import KernelStep
 from ...kernel.memory import plan_memory
-from ..select import running
+from ..select import _RUNNING, running
 from . import blas
+from .loop import LoopCall
 
 #: domain points per chunk below which a kernel runs on the calling thread alone
 PARALLEL_GRAIN = 1 << 16
 
 _POOL = None
 _POOL_LOCK = threading.Lock()
+# ``single`` is True on a thread while a program run holds BLAS on one thread (its
+# loop bodies, run meanwhile, need not ask again)
+_BLAS_HELD = threading.local()
 
 
 def threads():
@@ -72,10 +76,15 @@ class _KernelCall:
         per = -(-size // n) if n > 1 and size >= 2 * PARALLEL_GRAIN else size
         self.chunks = [(s, min(s + per, size)) for s in range(0, size, max(per, 1))]
 
-    def __call__(self, env, ops=None):
+    def __call__(self, env, ops=None, addresses=None):
         table = self.table
-        for slot, var_id in self.dynamic:
-            table[slot] = address(env[var_id])
+        if addresses is None:
+            for slot, var_id in self.dynamic:
+                table[slot] = address(env[var_id])
+        else:  # a loop knows the addresses of its rows and invariants
+            for slot, var_id in self.dynamic:
+                known = addresses.get(var_id)
+                table[slot] = address(env[var_id]) if known is None else known
         if len(self.chunks) == 1:
             self.function(0, self.size, self.address)
             return
@@ -98,7 +107,7 @@ class _GemmCall:
         self.out, self.out_id = out, equation.out.id
         self.shape, self.dtype = equation.out.shape, equation.out.dtype
 
-    def __call__(self, env, ops=None):
+    def __call__(self, env, ops=None, addresses=None):
         a = self.a if type(self.a) is not int else env[self.a]
         b = self.b if type(self.b) is not int else env[self.b]
         out = self.out if self.out is not None else numpy.empty(self.shape, self.dtype)
@@ -115,7 +124,7 @@ class _HostCall:
         self.equation, self.out = equation, out
         self.operands = [_operand(x) for x in equation.inputs]
 
-    def __call__(self, env, ops=None):
+    def __call__(self, env, ops=None, addresses=None):
         eq = self.equation
         op = ops.get(eq.op, eq.op) if ops else eq.op
         args = [x if type(x) is not int else env[x] for x in self.operands]
@@ -132,8 +141,12 @@ def _operand(x):
 
 
 def _host_call(equation, out):
+    from ...control.scan_op import Scan
+
     if equation.op.name == "MatMul" and all(len(x.shape) == 2 for x in equation.inputs):
         return _GemmCall(equation, out)
+    if type(equation.op) is Scan:
+        return LoopCall(equation, out, [_operand(x) for x in equation.inputs])
     return _HostCall(equation, out)
 
 
@@ -189,6 +202,10 @@ class LoadedProgram:
                                blas.SMALL_GEMM_FLOPS for call, step in zip(
                                    self.calls, [s for s in program.steps if _runs(s)]))
         self.lock = threading.Lock()
+        self.input_plan = [(v.id, v.aval.dtype) for v in graph.inputs]
+        self.input_ids = [v.id for v in graph.inputs]
+        self.results = [(False, v.value) if isinstance(v, Const) else (True, v.id)
+                        for v in graph.outputs]
 
     def _constant(self, const):
         key = id(const)
@@ -197,23 +214,74 @@ class LoadedProgram:
         return self.constants[key][0]
 
     def __call__(self, inputs, ops=None):
-        graph = self.program.graph
-        with self.lock, running("llvm"):  # the arena is shared: one call at a time
-            env = dict(self.views)
-            for var, array in zip(graph.inputs, inputs):
-                env[var.id] = _contiguous(array, var)
-            for var_id, shape, dtype in self.fresh:
-                env[var_id] = numpy.empty(shape, dtype)
-            previous = blas.get_threads() if self.small_gemms else None
-            if previous not in (None, 1):
-                blas.set_threads(1)
-            try:
-                for call in self.calls:
-                    call(env, ops)
-            finally:
-                if previous not in (None, 1):
-                    blas.set_threads(previous)
-            return [_output(v, env) for v in graph.outputs]
+        with self.lock:  # the arena is shared: one call at a time
+            if getattr(_RUNNING, "backend", None) == "llvm":  # a loop body, run per step
+                return self._run(inputs, ops)
+            with running("llvm"):
+                return self._run(inputs, ops)
+
+    def _run(self, inputs, ops):
+        env = dict(self.views)
+        for (var_id, dtype), array in zip(self.input_plan, inputs):
+            # NOTE: the common case (a C-contiguous numpy array of the right dtype) is
+            # checked inline: a loop body is called once per step.
+            if type(array) is not numpy.ndarray or array.dtype != dtype or \
+                    not array.flags.c_contiguous:
+                array = _contiguous(array, dtype)
+            env[var_id] = array
+        for var_id, shape, dtype in self.fresh:
+            env[var_id] = numpy.empty(shape, dtype)
+        if self.small_gemms and not self.blas_held() and blas.get_threads() not in (None, 1):
+            return self.on_one_blas_thread(self._calls, env, ops)
+        return self._calls(env, ops)
+
+    def _calls(self, env, ops):
+        for call in self.calls:
+            call(env, ops)
+        return [env[value] if is_var else numpy.array(value) for is_var, value in self.results]
+
+    @staticmethod
+    def on_one_blas_thread(function, *args):
+        """``function(*args)`` with BLAS on one thread (small products), the setting
+        restored afterwards; loop bodies run meanwhile leave it alone."""
+        previous = blas.get_threads()
+        blas.set_threads(1)
+        _BLAS_HELD.single = True
+        try:
+            return function(*args)
+        finally:
+            _BLAS_HELD.single = False
+            blas.set_threads(previous)
+
+    @staticmethod
+    def blas_held():
+        """Whether a program run on this thread holds BLAS on one thread now."""
+        return getattr(_BLAS_HELD, "single", False)
+
+    # -- the loop path (``loop``): the caller holds the lock and has checked the inputs
+    def run_step(self, inputs, rows=None, addresses=None):
+        """The outputs for ``inputs`` (C-contiguous arrays of the inputs' dtypes), for a
+        caller holding ``lock`` (a loop running this body at every step); ``rows``
+        gives arrays to write some fresh outputs into (``{var id: array}``) and
+        ``addresses`` the data addresses of some inputs and rows (``{var id: int}``)."""
+        env = dict(self.views)
+        for var_id, array in zip(self.input_ids, inputs):
+            env[var_id] = array
+        for var_id, shape, dtype in self.fresh:
+            found = rows.get(var_id) if rows else None
+            env[var_id] = numpy.empty(shape, dtype) if found is None else found
+        for call in self.calls:
+            call(env, None, addresses)
+        return [env[value] if is_var else numpy.array(value) for is_var, value in self.results]
+
+    def direct_outputs(self, wanted):
+        """``{var id: output position}`` for the positions flagged in ``wanted`` whose
+        value a kernel writes into a fresh array and that no other output shares (so
+        ``run_step`` may be told where to write it)."""
+        fresh = {var_id for var_id, _, _ in self.fresh}
+        ids = [value if is_var else None for is_var, value in self.results]
+        return {var_id: i for i, (var_id, flag) in enumerate(zip(ids, wanted))
+                if flag and var_id in fresh and ids.count(var_id) == 1}
 
 
 def _runs(step):
@@ -221,14 +289,8 @@ def _runs(step):
     return not isinstance(step, KernelStep) or step.kernel.size > 0
 
 
-def _output(value, env):
-    if isinstance(value, Const):
-        return numpy.array(value.value)
-    return env[value.id]
-
-
-def _contiguous(array, var):
-    array = numpy.asarray(array, dtype=var.aval.dtype)
+def _contiguous(array, dtype):
+    array = numpy.asarray(array, dtype=dtype)
     if not array.flags.c_contiguous:
         array = numpy.ascontiguousarray(array)
     return array

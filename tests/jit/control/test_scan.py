@@ -208,13 +208,13 @@ def test_a_loop_with_several_outputs_runs_once():
     numpy.testing.assert_array_equal(numpy.array(got), [[2, 3], [2, 4], [0, 1]])
 
 
-def test_outputs_read_only_at_their_last_step_keep_one_value_and_unread_ones_none():
+def test_outputs_read_only_at_their_last_step_keep_one_value_and_unread_ones_leave():
     x, h0 = T.dvector("x"), T.dscalar("h0")
     (h, s), _ = dj.scan(lambda v, h: (h + v, h * v), sequences=x, outputs_info=[h0, None])
     f = dj.function([x, h0], h[-1])
     graph = f.graph([1.0, 2.0, 3.0], 0.0)
     assert [eq.op.name for eq in graph.equations] == ["Scan"]
-    assert graph.equations[0].op.keep == (0, 0)
+    assert graph.equations[0].op.keep == (0,)  # the unread output left the loop
     assert graph.equations[0].out.aval.shape == ()
     assert float(f([1.0, 2.0, 3.0], 0.0)) == 6.0
     g = dj.function([x, h0], [h[-1], s])  # s stacked, h last only
