@@ -68,6 +68,35 @@ def plan_memory(program, arena_kinds=("kernel", "gemm")):
     return MemoryPlan(offsets, top, naive, tuple(in_place))
 
 
+def arena_views(program, plan, arena):
+    """``{var id: array}``: each planned intermediate as a typed view of ``arena`` (a 1-d
+    uint8 numpy or cupy array of ``plan.size`` bytes)."""
+    views = {}
+    for step in program.steps:
+        for var in _defines(step, ("kernel", "gemm", "host")):
+            if var.id in plan.offsets:
+                offset = plan.offsets[var.id]
+                nbytes = var.aval.dtype.itemsize * _size(var.shape)
+                views[var.id] = arena[offset:offset + nbytes].view(var.aval.dtype).reshape(
+                    var.shape)
+    return views
+
+
+def fresh_outputs(program):
+    """``(var id, shape, dtype)`` of the graph outputs kernels write: allocated anew for
+    every call, since returned arrays are always fresh (each listed once)."""
+    graph = program.graph
+    inputs = {v.id for v in graph.inputs}
+    written = {v.id for step in program.steps if hasattr(step, "kernel") for v in step.outputs}
+    seen, fresh = set(), []
+    for v in graph.outputs:
+        if isinstance(v, Const) or v.id in seen or v.id in inputs or v.id not in written:
+            continue
+        seen.add(v.id)
+        fresh.append((v.id, v.shape, v.aval.dtype))
+    return fresh
+
+
 def _ids(vars_):
     return {v.id for v in vars_}
 
@@ -76,7 +105,8 @@ def _defines(step, arena_kinds):
     if hasattr(step, "kernel"):
         return step.outputs if "kernel" in arena_kinds else ()
     eq = step.equation
-    if "gemm" in arena_kinds and getattr(eq.op, "name", "") == "MatMul":
+    if "host" in arena_kinds or (
+            "gemm" in arena_kinds and getattr(eq.op, "name", "") == "MatMul"):
         return (eq.out,)
     return ()
 

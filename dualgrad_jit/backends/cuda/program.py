@@ -27,7 +27,7 @@ import numpy
 from ...errors import CompileError
 from ...ir.graph import Const
 from ...kernel.fusion import KernelStep
-from ...kernel.memory import plan_memory
+from ...kernel.memory import arena_views, fresh_outputs, plan_memory
 from ..select import running
 from .render import launch_config
 
@@ -43,15 +43,11 @@ class DeviceProgram:
         self.device = xp.cuda.Device()
         self.memory = plan_memory(program)
         self.arena = xp.empty(self.memory.size, numpy.uint8)
-        self.views = _arena_views(program, self.memory, self.arena)
+        self.views = arena_views(program, self.memory, self.arena)
         graph = program.graph
         self.outputs = [v for v in graph.outputs if not isinstance(v, Const)]
         output_ids = {v.id for v in self.outputs}
-        input_ids = {v.id for v in graph.inputs}
-        defined = {v.id for step in program.steps if isinstance(step, KernelStep)
-                   for v in step.outputs}
-        self.fresh = [(v.id, v.shape, v.aval.dtype) for v in _unique(self.outputs)
-                      if v.id not in input_ids and v.id in defined]
+        self.fresh = fresh_outputs(program)
         self.constants = {}  # id(Const) -> (device array, Const): one upload per constant
         self.calls = []
         for step in program.steps:
@@ -189,19 +185,6 @@ def load(program):
     return DeviceProgram(program, module, cupy)
 
 
-def _arena_views(program, memory, arena):
-    views = {}
-    for step in program.steps:
-        defined = step.outputs if isinstance(step, KernelStep) else (step.equation.out,)
-        for var in defined:
-            if var.id in memory.offsets:
-                offset = memory.offsets[var.id]
-                nbytes = var.aval.dtype.itemsize * _size(var.shape)
-                views[var.id] = arena[offset:offset + nbytes].view(var.aval.dtype).reshape(
-                    var.shape)
-    return views
-
-
 def _contiguous(cupy, array, var):
     return _flat_readable(cupy, cupy.asarray(array, dtype=var.aval.dtype))
 
@@ -216,19 +199,3 @@ def _output(cupy, value, env):
     if isinstance(value, Const):
         return cupy.asarray(value.value)
     return env[value.id]
-
-
-def _unique(values):
-    seen, out = set(), []
-    for v in values:
-        if v.id not in seen:
-            seen.add(v.id)
-            out.append(v)
-    return out
-
-
-def _size(shape):
-    n = 1
-    for d in shape:
-        n *= d
-    return n

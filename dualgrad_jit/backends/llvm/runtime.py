@@ -12,6 +12,7 @@ buffer with ``numpy.matmul(out=)`` (numpy's bundled BLAS).
 """
 
 import ctypes
+import math
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +21,7 @@ import numpy
 
 from ...ir.graph import Const
 from ...kernel.fusion import KernelStep
-from ...kernel.memory import plan_memory
+from ...kernel.memory import arena_views, fresh_outputs, plan_memory
 from ..select import _RUNNING, running
 from . import blas
 from .loop import LoopCall
@@ -152,7 +153,7 @@ def _host_call(equation, out):
 
 def _gemm_flops(step):
     eq = step.equation
-    return 2 * _size(eq.out.shape) * eq.inputs[0].shape[-1 - int(eq.op.transa)]
+    return 2 * math.prod(eq.out.shape) * eq.inputs[0].shape[-1 - int(eq.op.transa)]
 
 
 class LoadedProgram:
@@ -165,20 +166,11 @@ class LoadedProgram:
         raw = numpy.empty(self.memory.size + 64, numpy.uint8)
         shift = -raw.ctypes.data % 64  # 64-byte aligned buffers: whole-vector loads
         self.arena = raw[shift:shift + self.memory.size]
-        self.views = {}
-        for step in program.steps:
-            for var in _defined(step):
-                if var.id in self.memory.offsets:
-                    offset = self.memory.offsets[var.id]
-                    nbytes = var.aval.dtype.itemsize * _size(var.shape)
-                    self.views[var.id] = self.arena[offset:offset + nbytes].view(
-                        var.aval.dtype).reshape(var.shape)
+        self.views = arena_views(program, self.memory, self.arena)
         self.constants = {}
         self.outputs = [v for v in graph.outputs if not isinstance(v, Const)]
         output_ids = {v.id for v in self.outputs}
-        self.fresh = [(v.id, v.shape, v.aval.dtype) for v in _unique(self.outputs)
-                      if v.id not in {i.id for i in graph.inputs} and
-                      v.id in _kernel_defined(program)]
+        self.fresh = fresh_outputs(program)
         self.calls = []
         for step in program.steps:
             if isinstance(step, KernelStep):
@@ -295,26 +287,3 @@ def _contiguous(array, dtype):
         array = numpy.ascontiguousarray(array)
     return array
 
-
-def _defined(step):
-    return step.outputs if isinstance(step, KernelStep) else (step.equation.out,)
-
-
-def _kernel_defined(program):
-    return {v.id for step in program.steps if isinstance(step, KernelStep) for v in step.outputs}
-
-
-def _unique(values):
-    seen, out = set(), []
-    for v in values:
-        if v.id not in seen:
-            seen.add(v.id)
-            out.append(v)
-    return out
-
-
-def _size(shape):
-    n = 1
-    for d in shape:
-        n *= d
-    return n
