@@ -12,6 +12,7 @@ the process's setting after each program run.  Without an OpenBLAS we can reach
 import ctypes
 import glob
 import os
+import threading
 
 import numpy
 
@@ -55,6 +56,34 @@ def set_threads(n):
         library[0](int(n))
 
 
-def threads_for(flops, default):
-    """How many BLAS threads a product of ``flops`` should use."""
-    return 1 if flops < SMALL_GEMM_FLOPS else default
+_STATE = threading.local()
+
+
+class session:  # noqa: N801 (a lowercase context manager, like using_config)
+    """Around a program run: products then choose their thread count with ``use_for``,
+    and the process's setting is restored when the outermost run ends."""
+
+    def __enter__(self):
+        depth = getattr(_STATE, "depth", 0)
+        if depth == 0:
+            _STATE.default = _STATE.current = get_threads()
+        _STATE.depth = depth + 1
+
+    def __exit__(self, *exc):
+        _STATE.depth -= 1
+        if _STATE.depth == 0:
+            if _STATE.current != _STATE.default:
+                set_threads(_STATE.default)
+            _STATE.default = _STATE.current = None
+
+
+def use_for(small):
+    """Before a product: one thread for a small one, the process's setting otherwise
+    (each product decides for itself: a big one after a small one gets all threads)."""
+    default = getattr(_STATE, "default", None)
+    if default is None:
+        return
+    want = 1 if small else default
+    if _STATE.current != want:
+        set_threads(want)
+        _STATE.current = want

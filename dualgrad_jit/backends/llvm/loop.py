@@ -51,11 +51,8 @@ def run_loop(scan, arrays):
     if scan.n_steps == 0 or control_body._RUNNER[0] is not default:
         return reference_loop(scan, arrays, numpy)
     program = body_program(scan.body)
-    with program.lock:
-        if not program.small_gemms or blas.get_threads() in (None, 1) or \
-                program.blas_held():
-            return _steps(scan, program, arrays)
-        return program.on_one_blas_thread(_steps, scan, program, arrays)
+    with program.lock, blas.session():
+        return _steps(scan, program, arrays)
 
 
 def body_program(fn):

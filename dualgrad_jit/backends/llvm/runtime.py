@@ -33,7 +33,6 @@ _POOL = None
 _POOL_LOCK = threading.Lock()
 # ``single`` is True on a thread while a program run holds BLAS on one thread (its
 # loop bodies, run meanwhile, need not ask again)
-_BLAS_HELD = threading.local()
 
 
 def threads():
@@ -100,15 +99,19 @@ class _KernelCall:
 class _GemmCall:
     """A 2-d product straight into its planned buffer (or a fresh output)."""
 
-    __slots__ = ("a", "b", "transa", "transb", "out", "out_id", "shape", "dtype")
+    __slots__ = ("a", "b", "transa", "transb", "out", "out_id", "shape", "dtype", "small")
 
     def __init__(self, equation, out):
         self.a, self.b = (_operand(x) for x in equation.inputs)
         self.transa, self.transb = equation.op.transa, equation.op.transb
         self.out, self.out_id = out, equation.out.id
         self.shape, self.dtype = equation.out.shape, equation.out.dtype
+        a = equation.inputs[0]
+        flops = 2 * math.prod(self.shape) * a.shape[-1 - int(self.transa)]
+        self.small = flops < blas.SMALL_GEMM_FLOPS
 
     def __call__(self, env, ops=None, addresses=None):
+        blas.use_for(self.small)
         a = self.a if type(self.a) is not int else env[self.a]
         b = self.b if type(self.b) is not int else env[self.b]
         out = self.out if self.out is not None else numpy.empty(self.shape, self.dtype)
@@ -151,11 +154,6 @@ def _host_call(equation, out):
     return _HostCall(equation, out)
 
 
-def _gemm_flops(step):
-    eq = step.equation
-    return 2 * math.prod(eq.out.shape) * eq.inputs[0].shape[-1 - int(eq.op.transa)]
-
-
 class LoadedProgram:
     """A fused program bound to compiled kernels, ready to run many times."""
 
@@ -190,9 +188,7 @@ class LoadedProgram:
                 eq = step.equation
                 self.calls.append(_host_call(eq, self.views.get(eq.out.id)))
         # small products run on one BLAS thread (see ``blas``)
-        self.small_gemms = any(isinstance(call, _GemmCall) and _gemm_flops(step) <
-                               blas.SMALL_GEMM_FLOPS for call, step in zip(
-                                   self.calls, [s for s in program.steps if _runs(s)]))
+        self.gemms = any(isinstance(call, _GemmCall) for call in self.calls)
         self.lock = threading.Lock()
         self.input_plan = [(v.id, v.aval.dtype) for v in graph.inputs]
         self.input_ids = [v.id for v in graph.inputs]
@@ -223,32 +219,15 @@ class LoadedProgram:
             env[var_id] = array
         for var_id, shape, dtype in self.fresh:
             env[var_id] = numpy.empty(shape, dtype)
-        if self.small_gemms and not self.blas_held() and blas.get_threads() not in (None, 1):
-            return self.on_one_blas_thread(self._calls, env, ops)
+        if self.gemms:
+            with blas.session():
+                return self._calls(env, ops)
         return self._calls(env, ops)
 
     def _calls(self, env, ops):
         for call in self.calls:
             call(env, ops)
         return [env[value] if is_var else numpy.array(value) for is_var, value in self.results]
-
-    @staticmethod
-    def on_one_blas_thread(function, *args):
-        """``function(*args)`` with BLAS on one thread (small products), the setting
-        restored afterwards; loop bodies run meanwhile leave it alone."""
-        previous = blas.get_threads()
-        blas.set_threads(1)
-        _BLAS_HELD.single = True
-        try:
-            return function(*args)
-        finally:
-            _BLAS_HELD.single = False
-            blas.set_threads(previous)
-
-    @staticmethod
-    def blas_held():
-        """Whether a program run on this thread holds BLAS on one thread now."""
-        return getattr(_BLAS_HELD, "single", False)
 
     # -- the loop path (``loop``): the caller holds the lock and has checked the inputs
     def run_step(self, inputs, rows=None, addresses=None):
@@ -274,11 +253,6 @@ class LoadedProgram:
         ids = [value if is_var else None for is_var, value in self.results]
         return {var_id: i for i, (var_id, flag) in enumerate(zip(ids, wanted))
                 if flag and var_id in fresh and ids.count(var_id) == 1}
-
-
-def _runs(step):
-    """Whether a step makes a call (empty kernels are skipped)."""
-    return not isinstance(step, KernelStep) or step.kernel.size > 0
 
 
 def _contiguous(array, dtype):

@@ -88,14 +88,40 @@ def test_small_gemms_run_on_one_blas_thread_and_the_setting_is_restored():
     program = variant.runner()
     original = runtime._GemmCall.__call__
 
-    def spying(self, env, ops=None):
+    def spying(self, env, ops=None, addresses=None):
+        result = original(self, env, ops)
         seen.append(blas.get_threads())
-        return original(self, env, ops)
+        return result
 
     runtime._GemmCall.__call__ = spying
     try:
         numpy.testing.assert_array_equal(f(a, b).array, numpy.full((4, 3), 10.0, numpy.float32))
     finally:
         runtime._GemmCall.__call__ = original
-    assert program.small_gemms and seen == [1]
+    assert program.gemms and seen == [1]
+    assert blas.get_threads() == before
+
+
+def test_a_big_gemm_after_a_small_one_gets_the_process_threads_back():
+    if blas.get_threads() is None:
+        pytest.skip("numpy's OpenBLAS is not reachable here")
+    before = blas.get_threads()
+    seen = []
+    original = runtime._GemmCall.__call__
+
+    def spying(self, env, ops=None, addresses=None):
+        result = original(self, env, ops)
+        seen.append(blas.get_threads())
+        return result
+
+    f = dj.jit(lambda a, b, c: F.matmul(F.matmul(a, b), c), backend="llvm")
+    a, b = numpy.ones((2, 3), numpy.float32), numpy.ones((3, 400), numpy.float32)
+    c = numpy.ones((400, 40000), numpy.float32)  # 2 * 2 * 400 * 40000 = 64 MFLOP: big
+    f(a, b, c)
+    runtime._GemmCall.__call__ = spying
+    try:
+        f(a, b, c)
+    finally:
+        runtime._GemmCall.__call__ = original
+    assert seen == [1, before]
     assert blas.get_threads() == before
