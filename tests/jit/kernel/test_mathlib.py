@@ -14,12 +14,13 @@ FUNCTIONS = ("exp", "expm1", "log", "log1p", "tanh", "erf")
 # what the expansions may use: no calls, and no casts (x86 has no vector form of the
 # saturating float-to-int cast, so one would scalarise the loop)
 BASIC_OPS = {"const", "read", "index", "add", "sub", "mul", "div", "neg", "abs", "floor",
-             "where", "lt", "le", "gt", "ge", "eq", "ne", "bitcast", "shl", "shr"}
+             "where", "lt", "le", "gt", "ge", "eq", "ne", "bitcast", "shl", "shr", "and",
+             "or"}
 F32_MAX = float(numpy.finfo(numpy.float32).max)
 # where the functions change regime: range-reduction switches, over/underflow edges
 THRESHOLDS = (0.0, 2.0**-149, 2.0**-126, 2.0**-25, 2.0**-24, 2.0**-13, 0.34657, 0.625, 0.7071068,
-              0.84375, 1.0, 1.25, 1.4142135, 0.2928932, 0.4142135, 2.0, 3.92, 4.0, 9.01, 17.33,
-              20.0, 87.33655, 88.72283, 89.0, 103.97208, 104.0, 1e30, F32_MAX)
+              0.84375, 1.0, 1.25, 1.4142135, 0.2928932, 0.4142135, 2.0, 3.92, 4.0, 8.1434, 9.01,
+              9.1, 17.33, 18.0, 20.0, 87.33655, 88.72283, 89.0, 103.97208, 104.0, 1e30, F32_MAX)
 
 
 def _x32():
@@ -199,3 +200,85 @@ def test_expand_kernel_rewrites_the_reduction():
     out = numpy.zeros(1, numpy.float32)
     evaluate(expanded, [data, out])
     assert out[0] == pytest.approx(numpy.exp(data.astype(numpy.float64)).sum(), rel=1e-6)
+
+
+# -- the logistic sigmoid, as eager mode computes it: tanh(y * 0.5) * 0.5 + 0.5 ------------
+def _sigmoid_pattern(y, swaps=(False, False, False), halves=(0.5, 0.5, 0.5), dtype="float32"):
+    """The eager sigmoid's kernel expression; ``swaps`` flips the operands of the inner
+    mul, the outer mul and the add, ``halves`` are the three constants."""
+
+    def op(name, a, b, swap):
+        return K.call(name, b, a) if swap else K.call(name, a, b)
+
+    inner, outer, shift = (K.const(h, dtype) for h in halves)
+    scaled = op("mul", K.call("tanh", op("mul", y, inner, swaps[0])), outer, swaps[1])
+    return op("add", scaled, shift, swaps[2])
+
+
+def _exact_sigmoid(x):
+    with numpy.errstate(all="ignore"):
+        wide = x.astype(numpy.float64)
+        e = numpy.exp(-numpy.abs(wide))
+        return numpy.where(wide >= 0, 1 / (1 + e), e / (1 + e)).astype(numpy.float32)
+
+
+SWAPS = [(a, b, c) for a in (False, True) for b in (False, True) for c in (False, True)]
+DEEP = numpy.array([-103.5, -100, -90, -30, -17, -5, -0.3, 0, 0.3, 5, 17, 30], numpy.float32)
+
+
+def test_sigmoid_within_two_ulp_everywhere(sweep):
+    got = _run(expand(_sigmoid_pattern(_x32())), sweep)
+    exact = _exact_sigmoid(sweep)
+    dist = _ulps(got, exact)
+    worst = int(numpy.argmax(dist))
+    assert dist[worst] <= 2, f"sigmoid({sweep[worst]!r}) = {got[worst]!r}, not {exact[worst]!r}"
+
+
+@pytest.mark.parametrize("swaps", SWAPS)
+def test_sigmoid_pattern_becomes_the_logistic_function(swaps):
+    y = _x32()
+    out = expand(_sigmoid_pattern(y, swaps))
+    # the tanh expansion is not in there: far fewer nodes than tanh alone needs
+    tanh_alone = expand(K.call("tanh", K.call("mul", y, K.const(0.5, "float32"))))
+    assert len(K.walk(out)) < len(K.walk(tanh_alone))
+    assert _ops(out) <= BASIC_OPS
+    # tiny sigmoids keep their relative accuracy (0.5 tanh(y/2) + 0.5 would give 0 there)
+    got = _run(out, DEEP)
+    assert got[0] > 0 and _ulps(got, _exact_sigmoid(DEEP)).max() <= 2
+
+
+@pytest.mark.parametrize("halves", [(0.25, 0.5, 0.5), (0.5, 0.25, 0.5), (0.5, 0.5, 0.25)])
+def test_other_constants_keep_the_tanh(halves):
+    y = _x32()
+    out = expand(_sigmoid_pattern(y, halves=halves))
+    tanh_alone = expand(K.call("tanh", K.call("mul", y, K.const(halves[0], "float32"))))
+    assert len(K.walk(out)) > len(K.walk(tanh_alone))
+    pattern64 = _sigmoid_pattern(K.read(0, K.index(0), "float64"), dtype="float64")
+    assert expand(pattern64) is pattern64
+
+
+SIGMOID_SPECIALS = [(-math.inf, 0.0), (math.inf, 1.0), (math.nan, math.nan), (0.0, 0.5),
+                    (-0.0, 0.5), (18.0, 1.0), (1e30, 1.0), (F32_MAX, 1.0), (-104.0, 0.0),
+                    (-1e30, 0.0), (-F32_MAX, 0.0)]
+
+
+def test_sigmoid_special_values_exactly():
+    x, expected = (numpy.array(column, numpy.float32) for column in zip(*SIGMOID_SPECIALS))
+    got = _run(expand(_sigmoid_pattern(_x32())), x)
+    assert numpy.array_equal(got, expected, equal_nan=True), (x, got)
+
+
+def test_a_tanh_shared_with_a_sigmoid_still_expands():
+    y = _x32()
+    pattern = _sigmoid_pattern(y)
+    tanh = pattern.args[0].args[0]  # the tanh(y * 0.5) node itself
+    kernel = K.Kernel("k", (K.Buffer("float32", DEEP.size),) * 3, (DEEP.size,),
+                      (K.Store(1, K.index(0), pattern), K.Store(2, K.index(0), tanh)))
+    expanded = expand_kernel(kernel)
+    assert "tanh" not in expanded.text()
+    buffers = [DEEP, numpy.zeros_like(DEEP), numpy.zeros_like(DEEP)]
+    evaluate(expanded, buffers)
+    assert _ulps(buffers[1], _exact_sigmoid(DEEP)).max() <= 2
+    assert _ulps(buffers[2], _exact("tanh", DEEP * numpy.float32(0.5))).max() <= 1
+    both = _run(expand(K.call("add", pattern, tanh)), DEEP)  # one expression, both uses
+    assert numpy.array_equal(both, buffers[1] + buffers[2])
