@@ -26,8 +26,10 @@ from ..select import _RUNNING, running
 from . import blas
 from .loop import LoopCall
 
-#: domain points per chunk below which a kernel runs on the calling thread alone
-PARALLEL_GRAIN = 1 << 16
+#: domain points per chunk below which a kernel runs on the calling thread alone (handing
+#: a chunk to another thread costs tens of microseconds when cores are shared: only
+#: kernels of about half a million points or more gain from it)
+PARALLEL_GRAIN = 1 << 18
 
 _POOL = None
 _POOL_LOCK = threading.Lock()
