@@ -19,7 +19,10 @@ per row with div/mod by constants, and the innermost loop's induction variable i
 last coordinate, so reads whose offsets are affine in it become contiguous or strided
 vector loads.  A reducing kernel runs, for each output point, a loop nest over the
 reduce domain (innermost = last reduce dimension) folding into an accumulator; float
-``add``/``mul`` accumulators carry ``reassoc`` so that they vectorise.
+``add``/``mul`` accumulators carry ``reassoc`` so that they vectorise.  A reduction over
+an outer axis (consecutive points read consecutive elements: ``_column_reduction``)
+instead keeps the accumulators of up to ``COLUMN_RUN`` points of a row in a stack
+array and runs the reduce nest outside, the points inside (that loop vectorises).
 
 Addressing is GEP only.  A read whose offset cannot be proven inside its buffer (range
 analysis over constants, indices, + - *, //, %, min/max, where) is clamped to it, as
@@ -103,6 +106,7 @@ class _KernelRenderer:
         self.extents = tuple(kernel.shape) + (
             tuple(kernel.reduce.shape) if kernel.reduce is not None else ())
         self.bounds = _Bounds(self.extents)
+        self.columns = _column_reduction(kernel, self.expand)
 
     def render(self):
         kernel = self.kernel
@@ -195,7 +199,10 @@ class _KernelRenderer:
             coords.append(b.urem(row_index, size))
             row_index = b.udiv(row_index, size)
         coords.reverse()
-        self._loop(first, b.add(first, count), lambda j: self._point(coords + [j]))
+        if self.columns:
+            self._column_run(coords, first, count)
+        else:
+            self._loop(first, b.add(first, count), lambda j: self._point(coords + [j]))
         b.store(b.add(f, count), flat)
         b.branch(header)
         b.position_at_end(after)
@@ -229,6 +236,60 @@ class _KernelRenderer:
 
         nest([], 0)
         return b.load(slot)
+
+    # -- column reductions: accumulators of a run of points, reduce loop outside -------------
+    def _column_run(self, coords, first, count):
+        """Points ``first .. first + count`` of one row, ``COLUMN_RUN`` at a time: the
+        accumulators of the run live in a stack array, the reduce loop nest runs outside
+        and the run inside (consecutive points read consecutive elements, so the inner
+        loop vectorises), then each point's stores are computed from its accumulator.
+        Each accumulator still folds the reduce domain in order, as ``_reduce`` does."""
+        b, r = self.builder, self.kernel.reduce
+        run = min(COLUMN_RUN, self.kernel.shape[-1])
+        accs = self._alloca(ir.ArrayType(scalar.TYPES[r.dtype], run))
+        accs.name = "columns"
+        step = ir.Constant(I64, run)
+        stop = b.add(first, count)
+        runs = b.udiv(b.add(count, ir.Constant(I64, run - 1)), step)
+
+        def one_run(t):
+            low = b.add(first, b.mul(t, step))
+            n = b.sub(stop, low)
+            n = b.select(b.icmp_signed("<", step, n), step, n)
+            zero = ir.Constant(I64, 0)
+
+            def slot(jj):
+                return b.gep(accs, [zero, jj], inbounds=True)
+
+            identity = self.lower.const(r.identity, r.dtype)
+            self._loop(zero, n, lambda jj: b.store(identity, slot(jj)))
+            value_expr = self.expand(r.value)
+
+            def fold(indices, jj):
+                point = coords + [b.add(low, jj)] + indices
+                value = _Scope(self, point, None).value(value_expr)
+                value = scalar.cast(self.lower, value, value_expr.dtype, r.dtype)
+                combined = self.lower.apply(r.combine, r.dtype, (b.load(slot(jj)), value),
+                                            flags=self.fastmath.reduction_flags())
+                b.store(combined, slot(jj))
+
+            def nest(indices, depth):
+                if depth == len(r.shape):
+                    self._loop(zero, n, lambda jj: fold(indices, jj))
+                    return
+                self._loop(zero, ir.Constant(I64, r.shape[depth]),
+                           lambda k: nest(indices + [k], depth + 1))
+
+            nest([], 0)
+
+            def finish(jj):
+                scope = _Scope(self, coords + [b.add(low, jj)], b.load(slot(jj)))
+                for store in self.kernel.stores:
+                    self._store(scope, store)
+
+            self._loop(zero, n, finish)
+
+        self._loop(ir.Constant(I64, 0), runs, one_run)
 
     def _store(self, scope, store):
         buffer = self.kernel.buffers[store.buffer]
@@ -316,6 +377,60 @@ class _Scope:
 
 def _identity(expr):
     return expr
+
+
+#: the most points a column reduction keeps accumulators for (a stack array)
+COLUMN_RUN = 1024
+
+
+def _column_reduction(kernel, expand):
+    """Whether ``kernel`` reduces over an outer axis: every read of the reduce value has an
+    offset affine in the indices with coefficient 0 or 1 on the last domain index, at
+    least one of them 1, and no store writes a buffer the value reads (the stores of a
+    run are written after its whole reduction)."""
+    r = kernel.reduce
+    if r is None or not kernel.shape or kernel.shape[-1] < 2 or _work(kernel) < SMALL_KERNEL:
+        return False
+    last = kernel.ndim - 1
+    coefficients = set()
+    for node in K.walk(expand(r.value)):
+        if node.op == "read":
+            affine = _affine(node.args[0])
+            if affine is None:
+                return False
+            coefficients.add(affine.get(last, 0))
+    written = {store.buffer for store in kernel.stores}
+    reads = {node.value for node in K.walk(r.value) if node.op == "read"}
+    return 1 in coefficients and coefficients <= {0, 1} and not (written & reads)
+
+
+def _affine(e):
+    """``{index: coefficient, None: constant}`` of an integer offset, or ``None``."""
+    if e.op == "const":
+        return {None: e.value} if isinstance(e.value, int) else None
+    if e.op == "index":
+        return {e.value: 1}
+    if e.op == "cast" and e.dtype == "int64" and e.args[0].dtype in _SAFE_WIDENING:
+        return _affine(e.args[0])
+    if e.dtype not in ("int64", "int32") or e.op not in ("add", "sub", "mul", "neg"):
+        return None
+    parts = [_affine(a) for a in e.args]
+    if any(p is None for p in parts):
+        return None
+    if e.op == "neg":
+        return {k: -v for k, v in parts[0].items()}
+    if e.op == "mul":
+        constant = [p for p in parts if set(p) <= {None}]
+        if not constant:
+            return None
+        scale = constant[0].get(None, 0)
+        other = parts[1] if constant[0] is parts[0] else parts[0]
+        return {k: v * scale for k, v in other.items()}
+    sign = -1 if e.op == "sub" else 1
+    out = dict(parts[0])
+    for k, v in parts[1].items():
+        out[k] = out.get(k, 0) + sign * v
+    return out
 
 
 class _Bounds:

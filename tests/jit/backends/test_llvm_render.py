@@ -456,3 +456,91 @@ def test_a_range_beyond_the_domain_is_cut_to_it():
     out = numpy.full(6, 9, numpy.int32)  # two guard elements past the domain
     compiled.run(k.name, [numpy.arange(4, dtype=numpy.int32), out], start=-3, end=100)
     numpy.testing.assert_array_equal(out, [0, -1, -2, -3, 9, 9])
+
+
+# -- reductions over an outer axis (accumulators of a run of points, reduce loop outside) --
+def axis_reduction(combine, dtype, shape, axis, keepdims=False):
+    """out = combine over ``axis`` of a C-contiguous ``shape`` array (domain = the rest)."""
+    outer = [d for d in range(len(shape)) if d != axis]
+    strides = [int(numpy.prod(shape[d + 1:])) for d in range(len(shape))]
+    domain = [shape[d] for d in outer]
+    coords = [K.index(k) for k in range(len(outer))]
+    if keepdims:  # a unit dimension where the axis was: index(axis) is always 0
+        domain.insert(axis, 1)
+        coords.insert(axis, None)
+    offset = K.call("mul", K.index(len(domain)), K.const(strides[axis], "int64"))
+    for k, d in enumerate(outer):
+        index = K.index(k + (1 if keepdims and k >= axis else 0))
+        offset = K.call("add", offset, K.call("mul", index, K.const(strides[d], "int64")))
+    identity = {"add": 0, "mul": 1, "max": _lowest(dtype), "min": _highest(dtype)}[combine]
+    reduce = K.Reduce((shape[axis],), K.read(0, offset, dtype), combine, identity, dtype)
+    out_size = int(numpy.prod(domain))
+    store = K.Store(1, flat_offset(tuple(domain)), K.acc(dtype))
+    return kernel([(dtype, int(numpy.prod(shape))), (dtype, out_size)], domain, [store], reduce)
+
+
+def _column_data(dtype, shape, rng, nan=False):
+    if dtype in FLOATS:
+        data = rng.uniform(0.9, 1.1, size=shape)
+        if nan and data.size:  # one NaN at the first and one at the last reduced point
+            data.reshape(-1)[1] = numpy.nan
+            data.reshape(-1)[-2] = numpy.nan
+        return data
+    return rng.integers(-50, 50, size=shape)
+
+
+@pytest.mark.parametrize("shape", [(0, 5), (7, 3), (300, 517), (2, 1500)])
+def test_column_reductions(shape):
+    rng = numpy.random.default_rng(5)
+    cases = []
+    for combine in ("add", "mul", "max", "min"):
+        for dtype in ("float32", "float64", "int32"):
+            k = axis_reduction(combine, dtype, shape, 0)
+            cases.append((k, [_column_data(dtype, shape, rng, nan=combine in ("max", "min"))]))
+    run_and_compare(cases, exact=False, rtol={"float32": 5e-5, "float64": 1e-12})
+
+
+@pytest.mark.parametrize("shape", [(4, 6, 9), (10, 12, 40)])
+def test_column_reductions_keepdims_and_three_dimensions(shape):
+    rng = numpy.random.default_rng(6)
+    cases = []
+    for combine in ("add", "max", "min", "mul"):
+        for axis in (0, 1):
+            for keepdims in (False, True):
+                k = axis_reduction(combine, "float64", shape, axis, keepdims)
+                cases.append((k, [_column_data("float64", shape, rng, nan=True)]))
+        k = axis_reduction(combine, "float32", (40, 130), 0, keepdims=True)
+        cases.append((k, [_column_data("float32", (40, 130), rng)]))
+    run_and_compare(cases, exact=False, rtol={"float32": 5e-6, "float64": 1e-12})
+
+
+def test_column_reduction_takes_the_interchanged_path_and_row_reductions_do_not():
+    column = axis_reduction("add", "float32", (64, 200), 0)
+    row = axis_reduction("add", "float32", (200, 64), 1)
+    column_ir = compile_kernels([column], cache=None).llvm_ir
+    assert '%"columns" = alloca [200 x float]' in column_ir
+    assert "columns" not in compile_kernels([row], cache=None).llvm_ir
+
+
+def test_column_reduction_in_chunks_splitting_rows():
+    """A (3, 2500) domain (runs of 1024 and a remainder) summed over 11 points, called in
+    pieces that start and end inside rows and inside runs."""
+    shape = (3, 11, 2500)
+    k = axis_reduction("add", "float64", shape, 1)
+    compiled = compile_kernels([k], cache=None)
+    data = numpy.random.default_rng(7).uniform(0.5, 1.5, shape).reshape(-1)
+    want = [data, numpy.zeros(7500)]
+    evaluate(k, want)
+    whole = numpy.zeros(7500)
+    compiled.run(k.name, [data, whole])
+    numpy.testing.assert_allclose(whole, want[1], rtol=1e-12)
+    for splits in ((0, 1, 1023, 1025, 2500, 2501, 4999, 7499, 7500), (0, 3000, 7500)):
+        out = numpy.full(7500, 5.0)
+        table = buffer_table([data, out])
+        for start, end in zip(splits, splits[1:]):
+            compiled[k.name](start, end, table)
+        numpy.testing.assert_array_equal(out, whole)  # each point folds in the same order
+    out = numpy.full(7500, 5.0)
+    compiled.run(k.name, [data, out], start=1000, end=2600)
+    numpy.testing.assert_array_equal(out[1000:2600], whole[1000:2600])
+    assert (out[:1000] == 5.0).all() and (out[2600:] == 5.0).all()
