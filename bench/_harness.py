@@ -453,3 +453,11 @@ def workload_main(doc, run, argv=None):
     if not args.no_write:
         for key, heading, text in sections:
             write_section(key, heading, text)
+
+
+def attach_notes(impls, results):
+    """Each implementation's ``describe()`` (which backend ran...) as its row's note."""
+    for name, impl in impls.items():
+        describe = getattr(impl, "describe", None)
+        if describe is not None:
+            results[name].note = describe()

@@ -327,10 +327,7 @@ def run_size(problem, args, log):
     budget = 20 if problem.sizes[0] < 1000 else 30
     _harness.time_interleaved(impls, results, max_reps=2000, log=log,
                               **_harness.timing_options(args, budget_s=budget))
-    for name, impl in impls.items():
-        describe = getattr(impl, "describe", None)
-        if describe is not None:
-            results[name].note = describe()
+    _harness.attach_notes(impls, results)
     table = _harness.markdown_table(list(results.values()),
                                     baselines=(REFERENCE, "JAX jit", "PyTorch eager"))
     log(table)

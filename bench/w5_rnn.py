@@ -330,10 +330,7 @@ def run(args, log=_harness.log):
     _harness.check(impls, results, REFERENCE, rtol=1e-3, atol=1e-6, log=log)
     _harness.time_interleaved(impls, results, max_reps=2000, log=log,
                               **_harness.timing_options(args, budget_s=20))
-    for name, impl in impls.items():
-        describe = getattr(impl, "describe", None)
-        if describe is not None:
-            results[name].note = describe()
+    _harness.attach_notes(impls, results)
     table = _harness.markdown_table(list(results.values()),
                                     baselines=(REFERENCE, "JAX jit (lax.scan)", "PyTorch eager"))
     intro = (f"Loss and gradients (Wx, Wh, b) of a tanh RNN: {STEPS} steps, batch {BATCH}, "

@@ -53,3 +53,16 @@ def data_sets(case, dtype):
     for a, b in zip(first, second):
         same = all(numpy.shape(x) == numpy.shape(y) for x, y in zip(a, b))
         yield a, (b if same else a)
+
+
+def assert_loss_and_gradients(got, want, name, same=assert_same):
+    """A ``(loss, gradients)`` result equals another: the loss, then each gradient
+    (``None`` where the reference has none)."""
+    (got_loss, got_grads), (want_loss, want_grads) = got, want
+    same(got_loss.array, want_loss.array, f"{name} loss")
+    assert len(got_grads) == len(want_grads)
+    for k, (g, w) in enumerate(zip(got_grads, want_grads)):
+        if w is None:
+            assert g is None, (name, k)
+        else:
+            same(g.array, w.array, f"{name} gradient {k}")

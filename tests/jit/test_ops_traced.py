@@ -16,7 +16,15 @@ import dualgrad_jit as dj
 from dualgrad.ops import random as R
 
 from ..ops.harness import as_inputs, sample_inputs
-from .compiled_cases import BACKENDS, CASES, array_positions, assert_same, case_params, data_sets
+from .compiled_cases import (
+    BACKENDS,
+    CASES,
+    array_positions,
+    assert_loss_and_gradients,
+    assert_same,
+    case_params,
+    data_sets,
+)
 
 # Boolean-mask indexing has a data-dependent output shape: tracing refuses it (pinned
 # in test_footguns.py); every other case must compile.
@@ -99,14 +107,8 @@ def test_gradient_traced_equals_eager(case, dtype, backend):
                 *_arguments(data, positions))
             arguments = (_arrays(data, positions) if backend != "numpy"
                          else _arguments(data, positions))
-            got_loss, got_grads = compiled(*arguments)
-            assert_same(got_loss.array, want_loss.array, f"{case.name} loss")
-            assert len(got_grads) == len(want_grads)
-            for k, (got, want) in enumerate(zip(got_grads, want_grads)):
-                if want is None:
-                    assert got is None, (case.name, k)
-                else:
-                    assert_same(got.array, want.array, f"{case.name} gradient {k}")
+            assert_loss_and_gradients(compiled(*arguments), (want_loss, want_grads),
+                                      case.name)
         assert compiled.stats["traces"] == 1, compiled.stats
 
 

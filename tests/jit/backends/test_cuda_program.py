@@ -39,7 +39,13 @@ from ...ops.test_ops_gpu import (
     assert_close_on_device,
     on_device,
 )
-from ..compiled_cases import CASES, array_positions, assert_same, data_sets
+from ..compiled_cases import (
+    CASES,
+    array_positions,
+    assert_loss_and_gradients,
+    assert_same,
+    data_sets,
+)
 from ..test_ops_traced import DATA_DEPENDENT_SHAPES, _arrays, _bind
 from . import cuda_host
 from .test_cuda_harness import fused, harness_programs
@@ -237,14 +243,8 @@ def test_gradient_on_cuda_equals_eager(case, dtype, device):
         for data in (sample, sample, other):
             arrays = _arrays(data, positions)
             want_loss, want_grads = _gradient_function(case, data, positions, weights)(*arrays)
-            got_loss, got_grads = compiled(*[device.asarray(a) for a in arrays])
-            _assert_matches(got_loss.array, want_loss.array, f"{case.name} loss")
-            assert len(got_grads) == len(want_grads)
-            for k, (got, want) in enumerate(zip(got_grads, want_grads)):
-                if want is None:
-                    assert got is None, (case.name, k)
-                else:
-                    _assert_matches(got.array, want.array, f"{case.name} gradient {k}")
+            assert_loss_and_gradients(compiled(*[device.asarray(a) for a in arrays]),
+                                      (want_loss, want_grads), case.name, _assert_matches)
         assert compiled.stats["traces"] == 1, compiled.stats
 
 
