@@ -9,6 +9,8 @@ arrays, LLVM for numpy arrays when llvmlite is installed, else the interpreter.
 import importlib.util
 import threading
 
+import numpy
+
 from ..errors import CompileError
 from ..ir import interpret
 
@@ -141,8 +143,6 @@ class running:  # noqa: N801 (used as a lowercase context manager, like using_co
 def run_sub_graph(fn, arrays, xp):
     """The default body runner of ``control.body``: compiled code for the backend running
     now, the reference interpreter otherwise."""
-    import numpy
-
     backend = getattr(_RUNNING, "backend", "numpy")
     if backend == "llvm" and xp is numpy:
         key = (backend, fn)

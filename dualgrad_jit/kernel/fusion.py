@@ -40,9 +40,14 @@ class KernelStep:
 
 @dataclass(frozen=True)
 class HostStep:
-    """Run the equation's op outside the generated code (a library call...)."""
+    """Run the equation's op outside the generated code.  ``library`` names the library
+    call its lowering declares (``'gemm'``...), so runtimes can bind it to a library
+    without knowing ops; None for anything else (composites run whole, random draws
+    renumbered per call, unsupported dtypes)."""
 
     equation: object
+    library: str = None
+    params: tuple = ()  # the library call's static parameters, ((name, value), ...)
 
 
 @dataclass(frozen=True)
@@ -66,7 +71,11 @@ def fuse(graph, host=frozenset()):
     for index, eq in enumerate(graph.equations):
         kind = planner.kinds[eq.out.id]
         if kind == "host":
-            steps.append(HostStep(eq))
+            low = planner.lowerings[eq.out.id]
+            if isinstance(low, lw.LibraryCall):
+                steps.append(HostStep(eq, low.name, low.params))
+            else:
+                steps.append(HostStep(eq))
         elif eq.out.id in planner.materialised:
             steps.append(_KernelBuilder(planner, eq, f"k{index}").build())
     return Program(graph, tuple(steps), tuple(planner.report))

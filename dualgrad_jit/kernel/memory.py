@@ -106,7 +106,7 @@ def _defines(step, arena_kinds):
         return step.outputs if "kernel" in arena_kinds else ()
     eq = step.equation
     if "host" in arena_kinds or (
-            "gemm" in arena_kinds and getattr(eq.op, "name", "") == "MatMul"):
+            "gemm" in arena_kinds and step.library == "gemm"):
         return (eq.out,)
     return ()
 

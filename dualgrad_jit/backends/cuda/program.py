@@ -56,7 +56,7 @@ class DeviceProgram:
                     self.calls.append(self._launch(step, output_ids))
             else:
                 eq = step.equation
-                self.calls.append(_HostCall(eq, self.views.get(eq.out.id),
+                self.calls.append(_HostCall(step, self.views.get(eq.out.id),
                                             [self._host_argument(x) for x in eq.inputs],
                                             self))
         self.lock = threading.Lock()
@@ -135,11 +135,11 @@ class _Launch:
 
 
 class _HostCall:
-    __slots__ = ("equation", "out", "arguments", "gemm", "program")
+    __slots__ = ("equation", "out", "arguments", "gemm", "params", "program")
 
-    def __init__(self, equation, out, arguments, program):
-        self.equation, self.out, self.arguments = equation, out, arguments
-        self.gemm = equation.op.name == "MatMul"
+    def __init__(self, step, out, arguments, program):
+        self.equation, self.out, self.arguments = step.equation, out, arguments
+        self.gemm, self.params = step.library == "gemm", dict(step.params)
         self.program = program
 
     def __call__(self, env, ops=None):
@@ -147,8 +147,8 @@ class _HostCall:
         eq = self.equation
         args = [value if var_id is None else env[var_id] for value, var_id in self.arguments]
         if self.gemm and args[0].ndim == 2 and args[1].ndim == 2:
-            a = args[0].T if eq.op.transa else args[0]
-            b = args[1].T if eq.op.transb else args[1]
+            a = args[0].T if self.params["transa"] else args[0]
+            b = args[1].T if self.params["transb"] else args[1]
             out = self.out if self.out is not None else cupy.empty(eq.out.shape, eq.out.dtype)
             env[eq.out.id] = cupy.matmul(a, b, out=out)
             return

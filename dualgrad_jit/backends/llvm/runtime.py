@@ -103,9 +103,10 @@ class _GemmCall:
 
     __slots__ = ("a", "b", "transa", "transb", "out", "out_id", "shape", "dtype", "small")
 
-    def __init__(self, equation, out):
+    def __init__(self, step, out):
+        equation, params = step.equation, dict(step.params)
         self.a, self.b = (_operand(x) for x in equation.inputs)
-        self.transa, self.transb = equation.op.transa, equation.op.transb
+        self.transa, self.transb = params["transa"], params["transb"]
         self.out, self.out_id = out, equation.out.id
         self.shape, self.dtype = equation.out.shape, equation.out.dtype
         a = equation.inputs[0]
@@ -146,11 +147,14 @@ def _operand(x):
     return x.value if isinstance(x, Const) else x.id
 
 
-def _host_call(equation, out):
+def _host_call(step, out):
+    """How a host step runs: gemm straight into its buffer, a loop by the loop runner
+    (its body is compiled code), anything else by the op's numpy ``forward``."""
     from ...control.scan_op import Scan
 
-    if equation.op.name == "MatMul" and all(len(x.shape) == 2 for x in equation.inputs):
-        return _GemmCall(equation, out)
+    equation = step.equation
+    if step.library == "gemm" and all(len(x.shape) == 2 for x in equation.inputs):
+        return _GemmCall(step, out)
     if type(equation.op) is Scan:
         return LoopCall(equation, out, [_operand(x) for x in equation.inputs])
     return _HostCall(equation, out)
@@ -188,7 +192,7 @@ class LoadedProgram:
                     self.calls.append(call)
             else:
                 eq = step.equation
-                self.calls.append(_host_call(eq, self.views.get(eq.out.id)))
+                self.calls.append(_host_call(step, self.views.get(eq.out.id)))
         # small products run on one BLAS thread (see ``blas``)
         self.gemms = any(isinstance(call, _GemmCall) for call in self.calls)
         self.lock = threading.Lock()
