@@ -6,6 +6,7 @@ it replaces: ``x * 1.0`` with an integer ``x`` is a float array, not ``x``, and 
 """
 
 from dualgrad.ops.elementwise import Add, Div, Mul, Neg, Sub
+from dualgrad.ops.linalg import MatMul
 from dualgrad.ops.view import BroadcastTo, Reshape, Transpose
 
 from ..ir.graph import Const
@@ -128,10 +129,34 @@ def broadcast_of_broadcast(eq, builder):
     return builder.apply(eq.op, (inner.inputs[0],))
 
 
+def _swaps_last_two(eq):
+    """Whether ``eq`` transposes only the last two axes of its input."""
+    ndim = eq.out.aval.ndim
+    axes = tuple(a % ndim for a in eq.op.axes)
+    return ndim >= 2 and axes == tuple(range(ndim - 2)) + (ndim - 1, ndim - 2)
+
+
+def transpose_into_matmul(eq, builder):
+    """``matmul(swapaxes(a, -1, -2), b, transa=t) -> matmul(a, b, transa=not t)``, and
+    the same for ``b``: ``op(Aᵀ)`` with the flag set is ``A`` itself, so the product
+    reads the untransposed operand and BLAS applies the transpose while it multiplies
+    (no transposed copy is materialised).  The products and sums are the same ones
+    numpy's ``matmul`` computes on the transposed view."""
+    if not isinstance(eq.op, MatMul):
+        return None
+    flags, operands, changed = [eq.op.transa, eq.op.transb], list(eq.inputs), False
+    for k in (0, 1):
+        inner = defining(builder, operands[k], Transpose)
+        if inner is not None and _swaps_last_two(inner):
+            flags[k], operands[k], changed = not flags[k], inner.inputs[0], True
+    return builder.apply(MatMul(*flags), tuple(operands)) if changed else None
+
+
 CANONICALIZE_RULES = (
     multiply_by_one, add_zero, subtract_zero, divide_by_one, double_negation,
     negation_of_quotient, reshape_to_same_shape, reshape_of_reshape, identity_transpose,
     transpose_of_transpose, broadcast_to_same_shape, broadcast_of_broadcast,
+    transpose_into_matmul,
 )  # fmt: skip
 
 
