@@ -64,8 +64,14 @@ class _Same:
 
 
 def _scalar(value):
+    cls = type(value)
+    if cls in _EXACT:  # equal tokens exactly when the values are equal
+        return (cls.__name__, value)
     # repr keeps 0.0 and -0.0 apart and makes nan equal to itself.
-    return (type(value).__name__, repr(value))
+    return (cls.__name__, repr(value))
+
+
+_EXACT = frozenset((bool, int, str, bytes, type(None)))
 
 
 # The token of a plain Variable held in an attribute: its presence is structure (code
@@ -97,25 +103,17 @@ class _Walker:
     def walk(self, path, value, depth, structural=False):
         if len(self.values) >= MAX_ENTRIES or depth > MAX_DEPTH:
             return
-        if isinstance(value, (*_SCALARS, numpy.generic)):
+        kind = _KINDS.get(type(value)) or _kind_of(type(value))
+        if kind is _SCALAR:
             self.values[path] = _scalar(value)
-            return
-        if isinstance(value, Parameter):  # (its update rule guards itself: see below)
+        elif kind is _IDENTITY:
             self.values[path] = _Same(value)
-            return
-        if isinstance(value, Variable) and not isinstance(value, Hyperparameter):
+        elif kind is _HELD:
             self.values[path] = HELD
             self.values.held[path] = id(value)
-            return
-        if isinstance(value, Hyperparameter) or _is_cupy(value):
-            return  # live hyperparameters; device data (the graph reads arrays itself)
-        if isinstance(value, _OPAQUE):
-            self.values[path] = _Same(value)
-            return
-        if id(value) in self.seen:
-            return
-        self.seen.add(id(value))
-        self._children(path, value, depth, structural)
+        elif kind is _WALKED and id(value) not in self.seen:
+            self.seen.add(id(value))
+            self._children(path, value, depth, structural)
 
     def _children(self, path, value, depth, structural):
         if isinstance(value, (list, set, bytearray)) and not (
@@ -148,6 +146,29 @@ class _Walker:
             for name, item in list(vars(cls).items()):  # a user class's settings
                 if isinstance(item, _SCALARS) and not name.startswith("__"):
                     self.values[f"{path}.__class__.{name}"] = _scalar(item)
+
+
+# How ``walk`` treats a value, by its type (decided once per type: a replay walks the
+# same few types every call)
+_SCALAR, _IDENTITY, _HELD, _SKIPPED, _WALKED = "scalar", "identity", "held", "skipped", "walked"
+_KINDS = {}
+
+
+def _kind_of(cls):
+    if issubclass(cls, (*_SCALARS, numpy.generic)):
+        kind = _SCALAR
+    elif issubclass(cls, Parameter):  # (its update rule guards itself: see below)
+        kind = _IDENTITY
+    elif issubclass(cls, Variable) and not issubclass(cls, Hyperparameter):
+        kind = _HELD
+    elif issubclass(cls, Hyperparameter) or cls.__module__.startswith("cupy"):
+        kind = _SKIPPED  # live hyperparameters; device data (the graph reads arrays itself)
+    elif issubclass(cls, _OPAQUE):
+        kind = _IDENTITY
+    else:
+        kind = _WALKED
+    _KINDS[cls] = kind
+    return kind
 
 
 def _function_roots(fn):
@@ -266,5 +287,5 @@ def _show(token):
     if token is None:
         return "gone"
     if isinstance(token, tuple):
-        return token[1]
+        return token[1] if isinstance(token[1], str) and token[0] != "str" else repr(token[1])
     return repr(token)
