@@ -17,6 +17,7 @@ $(PY):
 
 $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install -e '.[test]'
+	$(PY) -m compileall -q dualgrad dualgrad_jit
 	touch $@
 
 demo: $(STAMP)
