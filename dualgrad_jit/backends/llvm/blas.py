@@ -18,6 +18,11 @@ import numpy
 
 #: gemms under this many floating-point operations run on one BLAS thread
 SMALL_GEMM_FLOPS = 64e6
+#: ... and from this many on, the runtime splits them by rows over its own pool (whose
+#: idle threads sleep instead of spinning, and whose unstarted parts the caller takes
+#: back), in parts of at least ``MIN_SPLIT_ROWS`` rows
+SPLIT_GEMM_FLOPS = 8e6
+MIN_SPLIT_ROWS = 16
 
 _LIBRARY = []
 

@@ -30,6 +30,8 @@ from .loop import LoopCall
 #: a chunk to another thread costs tens of microseconds when cores are shared: only
 #: kernels of about half a million points or more gain from it)
 PARALLEL_GRAIN = 1 << 18
+CHUNKS_PER_THREAD = 4
+CHUNK_ALIGN = 64
 
 _POOL = None
 _POOL_LOCK = threading.Lock()
@@ -48,8 +50,32 @@ def _pool():
     global _POOL
     with _POOL_LOCK:
         if _POOL is None:
-            _POOL = ThreadPoolExecutor(max_workers=threads(), thread_name_prefix="dualgrad")
+            # the calling thread runs parts too (``run_parts``)
+            _POOL = ThreadPoolExecutor(max_workers=max(threads() - 1, 1),
+                                       thread_name_prefix="dualgrad")
         return _POOL
+
+
+def run_parts(parts):
+    """Run ``parts`` (``(function, args)`` pairs) on the pool, the caller taking the first.
+
+    Parts no worker has started by the time the caller is done with its own are taken
+    back and run by the caller: when the other cores are busy, a split costs about what
+    running everything on this thread costs, instead of waiting for a worker that is not
+    scheduled (the failure of spinning BLAS threads on a loaded machine)."""
+    pool = _pool()
+    futures = [pool.submit(function, *args) for function, args in parts[1:]]
+    function, args = parts[0]
+    function(*args)
+    # workers take parts from the front of the queue, the caller from the back
+    started = []
+    for future, (function, args) in zip(reversed(futures), reversed(parts[1:])):
+        if future.cancel():
+            function(*args)
+        else:
+            started.append(future)
+    for future in started:
+        future.result()
 
 
 def address(array):
@@ -74,9 +100,7 @@ class _KernelCall:
         self.address = ctypes.addressof(self.table)
         self.size = size
         self.dynamic = []  # (slot, var id) patched per call
-        n = threads()
-        per = -(-size // n) if n > 1 and size >= 2 * PARALLEL_GRAIN else size
-        self.chunks = [(s, min(s + per, size)) for s in range(0, size, max(per, 1))]
+        self.chunks = _chunks(size, threads())
 
     def __call__(self, env, ops=None, addresses=None):
         table = self.table
@@ -90,18 +114,32 @@ class _KernelCall:
         if len(self.chunks) == 1:
             self.function(0, self.size, self.address)
             return
-        pool = _pool()
-        futures = [pool.submit(self.function, s, e, self.address) for s, e in self.chunks[1:]]
-        start, end = self.chunks[0]
-        self.function(start, end, self.address)
-        for future in futures:
-            future.result()
+        run_parts([(self.function, (start, end, self.address)) for start, end in self.chunks])
+
+
+def _chunks(size, n_threads):
+    """``(start, end)`` ranges splitting ``size`` points for ``n_threads`` threads: up
+    to ``CHUNKS_PER_THREAD`` each, so that a thread slowed by another process leaves
+    its later chunks to the others, of at least ``PARALLEL_GRAIN`` points, and starting
+    on multiples of ``CHUNK_ALIGN`` points (whole cache lines of the flat buffers)."""
+    if n_threads < 2 or size < 2 * PARALLEL_GRAIN:
+        return [(0, size)]
+    parts = min(n_threads * CHUNKS_PER_THREAD, size // PARALLEL_GRAIN)
+    per = -(-size // parts)
+    per += -per % CHUNK_ALIGN
+    return [(start, min(start + per, size)) for start in range(0, size, per)]
 
 
 class _GemmCall:
-    """A 2-d product straight into its planned buffer (or a fresh output)."""
+    """A 2-d product straight into its planned buffer (or a fresh output).
 
-    __slots__ = ("a", "b", "transa", "transb", "out", "out_id", "shape", "dtype", "small")
+    Three sizes (``blas``): small products run on one BLAS thread; medium ones are
+    split by rows of the result over the pool, each part on one BLAS thread (parts
+    nobody picked up run on the calling thread, see ``run_parts``); large ones get
+    BLAS's own threads."""
+
+    __slots__ = ("a", "b", "transa", "transb", "out", "out_id", "shape", "dtype", "small",
+                 "rows")
 
     def __init__(self, step, out):
         equation, params = step.equation, dict(step.params)
@@ -112,14 +150,28 @@ class _GemmCall:
         a = equation.inputs[0]
         flops = 2 * math.prod(self.shape) * a.shape[-1 - int(self.transa)]
         self.small = flops < blas.SMALL_GEMM_FLOPS
+        parts = min(threads(), self.shape[0] // blas.MIN_SPLIT_ROWS)
+        self.rows = None
+        if self.small and flops >= blas.SPLIT_GEMM_FLOPS and parts > 1:
+            per = -(-self.shape[0] // parts)
+            self.rows = [(r, min(r + per, self.shape[0])) for r in range(0, self.shape[0], per)]
 
     def __call__(self, env, ops=None, addresses=None):
         blas.use_for(self.small)
         a = self.a if type(self.a) is not int else env[self.a]
         b = self.b if type(self.b) is not int else env[self.b]
         out = self.out if self.out is not None else numpy.empty(self.shape, self.dtype)
-        env[self.out_id] = numpy.matmul(a.T if self.transa else a, b.T if self.transb else b,
-                                        out=out)
+        a = a.T if self.transa else a
+        b = b.T if self.transb else b
+        if self.rows is None:
+            numpy.matmul(a, b, out=out)
+        else:  # numpy's matmul releases the GIL while BLAS runs
+            run_parts([(_matmul_rows, (a, b, out, start, end)) for start, end in self.rows])
+        env[self.out_id] = out
+
+
+def _matmul_rows(a, b, out, start, end):
+    numpy.matmul(a[start:end], b, out=out[start:end])
 
 
 class _HostCall:

@@ -72,8 +72,45 @@ def test_a_kernel_split_over_threads_computes_what_one_call_does(monkeypatch):
     split(x)
     (variant,) = split.variants(x)
     (call,) = [c for c in variant.runner().calls if isinstance(c, runtime._KernelCall)]
-    assert len(call.chunks) == 3 and call.chunks[-1][1] == 1000
+    starts = [start for start, _ in call.chunks]
+    assert len(call.chunks) > 3 and all(start % runtime.CHUNK_ALIGN == 0 for start in starts)
+    assert [end for _, end in call.chunks] == starts[1:] + [1000]
     numpy.testing.assert_array_equal(split(x).array, want)
+
+
+def test_parts_no_worker_started_are_run_by_the_caller():
+    """A busy pool (another process holding the cores) must not stall a split: the
+    caller takes back every part no worker has picked up."""
+    import threading
+
+    pool = runtime._pool()
+    release = threading.Event()
+    blockers = [pool.submit(release.wait) for _ in range(pool._max_workers)]
+    ran = []
+    try:
+        runtime.run_parts([(lambda k: ran.append((k, threading.get_ident())), (k,))
+                           for k in range(5)])
+    finally:
+        release.set()
+        for blocker in blockers:
+            blocker.result()
+    assert sorted(k for k, _ in ran) == list(range(5))
+    assert {ident for _, ident in ran} == {threading.get_ident()}
+
+
+def test_a_medium_gemm_split_by_rows_equals_one_product(monkeypatch):
+    monkeypatch.setattr(runtime, "threads", lambda: 3)
+    rng = numpy.random.default_rng(2)
+    a = rng.standard_normal((100, 300)).astype(numpy.float32)
+    b = rng.standard_normal((200, 300)).astype(numpy.float32)
+    f = dj.jit(lambda a, b: F.matmul(a, b.T), backend="llvm")  # 12 MFLOP: split
+    f(a, b)
+    (variant,) = f.variants(a, b)
+    (call,) = [c for c in variant.runner().calls if isinstance(c, runtime._GemmCall)]
+    assert call.transb and call.rows == [(0, 34), (34, 68), (68, 100)]
+    want = numpy.matmul(a, b.T)
+    for _ in range(3):
+        numpy.testing.assert_allclose(f(a, b).array, want, rtol=1e-5, atol=1e-4)
 
 
 def test_small_gemms_run_on_one_blas_thread_and_the_setting_is_restored():
