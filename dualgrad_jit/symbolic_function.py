@@ -258,14 +258,18 @@ class Function:
         inputs = [arrays[where] if kind == "arg" else where.read()
                   for kind, where in executable.sources]
         renumbered = executable._renumber_random_draws()  # fresh numbers on every call
+        owned = frozenset()
         if executable.backend == "numpy":
             outputs = interpret(select.with_ops(executable.graph, renumbered), inputs,
                                 xp=get_array_module(*inputs))
         else:
-            outputs = executable.runner()(inputs, renumbered)
+            runner = executable.runner()
+            outputs = runner(inputs, renumbered)
+            owned = getattr(runner, "owned", owned)
         count = executable.n_results
-        results = _fresh(outputs[:count], inputs)
-        new_values = _fresh(outputs[count:], inputs)  # ({a: b, b: a} swaps, in place)
+        results = _fresh(outputs[:count], inputs, owned)
+        # ({a: b, b: a} swaps, in place)
+        new_values = _fresh(outputs[count:], inputs, {i - count for i in owned})
         for target, value in zip(executable.writes, new_values):
             state_module.write(target, value)  # after every output was computed
         return results
@@ -480,12 +484,15 @@ def _as_result(value):
     return numpy.asarray(value)
 
 
-def _fresh(outputs, inputs):
+def _fresh(outputs, inputs, owned=()):
     """Outputs the caller owns: never an input, a shared value, a constant or another
-    output (Theano returns fresh arrays too)."""
+    output (Theano returns fresh arrays too).  Positions in ``owned`` are arrays the
+    runner made for this call alone, kept as they are."""
     arrays = [a for a in inputs if isinstance(a, numpy.ndarray)]
     fresh = []
-    for out in outputs:
-        shared = any(numpy.may_share_memory(out, a) for a in arrays + fresh)
-        fresh.append(out.copy() if shared or not out.flags.writeable else out)
+    for position, out in enumerate(outputs):
+        if position not in owned:
+            shared = any(numpy.may_share_memory(out, a) for a in arrays + fresh)
+            out = out.copy() if shared or not out.flags.writeable else out
+        fresh.append(out)
     return fresh

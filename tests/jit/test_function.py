@@ -129,6 +129,27 @@ def test_the_llvm_backend_compiles_a_function():
     assert f.last.backend == "llvm"
 
 
+@pytest.mark.parametrize("backend", ["numpy", "llvm"])
+def test_results_are_arrays_the_caller_owns(backend):
+    """No result aliases an input, a shared value or another result, and a later call
+    never overwrites what an earlier one returned."""
+    x = T.fvector("x")
+    s = dj.shared(np.ones(3, np.float32), name="s")
+    y = x * 2.0
+    f = dj.function([x], [x, y, y, s, y + s], backend=backend)
+    data = np.arange(3, dtype=np.float32)
+    first = f(data)
+    second = f(data + 1)
+    kept = [a.copy() for a in first]
+    arrays = [data, s.get_value(borrow=True)] + first
+    for i, a in enumerate(arrays):
+        for b in arrays[i + 1:]:
+            assert not np.shares_memory(a, b)
+    for got, want in zip(first, kept):
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(second[1], (data + 1) * 2)
+
+
 # -- intermediate inputs and givens --------------------------------------------------------------
 def test_an_intermediate_variable_as_input_cuts_the_graph():
     x = T.fmatrix("x")

@@ -252,6 +252,12 @@ class LoadedProgram:
         self.input_ids = [v.id for v in graph.inputs]
         self.results = [(False, v.value) if isinstance(v, Const) else (True, v.id)
                         for v in graph.outputs]
+        fresh = {var_id for var_id, _, _ in self.fresh}
+        ids = [value if is_var else None for is_var, value in self.results]
+        #: positions of the results that are new arrays on every call, each returned
+        #: once: the caller owns them without copying
+        self.owned = frozenset(i for i, var_id in enumerate(ids)
+                               if var_id in fresh and ids.count(var_id) == 1)
 
     def _constant(self, const):
         key = id(const)
@@ -307,10 +313,8 @@ class LoadedProgram:
         """``{var id: output position}`` for the positions flagged in ``wanted`` whose
         value a kernel writes into a fresh array and that no other output shares (so
         ``run_step`` may be told where to write it)."""
-        fresh = {var_id for var_id, _, _ in self.fresh}
-        ids = [value if is_var else None for is_var, value in self.results]
-        return {var_id: i for i, (var_id, flag) in enumerate(zip(ids, wanted))
-                if flag and var_id in fresh and ids.count(var_id) == 1}
+        return {self.results[i][1]: i for i, flag in enumerate(wanted)
+                if flag and i in self.owned}
 
 
 def _contiguous(array, dtype):
