@@ -160,6 +160,42 @@ CANONICALIZE_RULES = (
 )  # fmt: skip
 
 
+def _single_use_products_transposed(graph):
+    """ids of the Transposes (last two axes) of MatMul results read nowhere else."""
+    uses = {}
+    for x in [x for eq in graph.equations for x in eq.inputs] + list(graph.outputs):
+        if not isinstance(x, Const):
+            uses[x.id] = uses.get(x.id, 0) + 1
+    producers = graph.producers()
+    found = set()
+    for eq in graph.equations:
+        if not isinstance(eq.op, Transpose) or isinstance(eq.inputs[0], Const) or \
+                not _swaps_last_two(eq):
+            continue
+        inner = producers.get(eq.inputs[0].id)
+        if inner is not None and isinstance(inner.op, MatMul) and uses[inner.out.id] == 1:
+            found.add(eq.out.id)
+    return found
+
+
+def _transposed_product(eligible):
+    def transposed_product(eq, builder):
+        """``swapaxes(op(A) @ op(B), -1, -2) -> op(B)ᵀ @ op(A)ᵀ``, i.e.
+        ``matmul(b, a, transa=not transb, transb=not transa)``, for a product read only
+        by the transpose: the product comes out in the layout its reader wants, and no
+        transposed copy (or strided read) follows.  Every element is the same sum of the
+        same products; BLAS may add them in another order (rounding only)."""
+        if eq.out.id not in eligible:
+            return None
+        inner = defining(builder, eq.inputs[0], MatMul)
+        if inner is None:
+            return None
+        a, b = inner.inputs
+        return builder.apply(MatMul(not inner.op.transb, not inner.op.transa), (b, a))
+
+    return transposed_product
+
+
 def canonicalize(graph, on_fire=None):
     """The graph with identities removed and chained views merged (``CANONICALIZE_RULES``).
 
@@ -172,4 +208,8 @@ def canonicalize(graph, on_fire=None):
     { lambda %0:f64[3] ;
      } -> (%0)
     """
-    return apply_rules(graph, CANONICALIZE_RULES, on_fire)
+    graph = apply_rules(graph, CANONICALIZE_RULES, on_fire)
+    eligible = _single_use_products_transposed(graph)
+    if not eligible:
+        return graph
+    return apply_rules(graph, (_transposed_product(eligible),), on_fire)

@@ -221,6 +221,31 @@ def test_only_transposes_of_the_last_two_axes_fold_into_a_product():
     check_against(graph, optimized, [samples(2, 2, 2)], rtol=0)
 
 
+def test_a_transposed_product_read_once_comes_out_transposed():
+    """``(op(A) op(B))ᵀ = op(B)ᵀ op(A)ᵀ``: the product is made in the layout its
+    transpose wants.  A product also read untransposed keeps its Transpose (else two
+    products would run)."""
+    def once(a, b):
+        return view.transpose(linalg.matmul(a, b, transa=True), (1, 0))
+
+    graph = record(once, aval("float64", 4, 2), aval("float64", 4, 3))
+    optimized = rewritten(graph, "canonicalize")
+    assert str(optimized) == golden("""
+        { lambda %0:f64[4,2], %1:f64[4,3] ;
+          %2:f64[3,2] = MatMul{transa=True, transb=False} %1 %0
+         } -> (%2)""")
+    a, b = samples(4, 2), samples(4, 3) + 1
+    check_against(graph, optimized, [a, b], rtol=1e-15)
+
+    def twice(a, b):
+        product = linalg.matmul(a, b, transa=True)
+        return view.transpose(product, (1, 0)), product
+
+    graph = record(twice, aval("float64", 4, 2), aval("float64", 4, 3))
+    ops = [type(eq.op).__name__ for eq in rewritten(graph, "canonicalize").equations]
+    assert ops == ["MatMul", "Transpose"]
+
+
 def test_canonicalize_keeps_identities_that_change_the_dtype():
     graph = record(lambda x: ew.mul(x, 1.0), aval("int32", 3))
     assert str(rewritten(graph, "canonicalize")) == str(graph)  # int * 1.0 is float64
