@@ -282,6 +282,63 @@ def environment_lines(command, backend_line=None):
     return lines
 
 
+# -- GPU ---------------------------------------------------------------------------------------
+
+
+def cuda_device():
+    """``(cupy, "")`` when cupy imports and sees a CUDA device, else ``(None, why)``."""
+    try:
+        import cupy
+    except Exception as error:  # noqa: BLE001  (ImportError, or CUDA libraries missing)
+        return None, f"cupy does not import ({_first_line(error)})"
+    from dualgrad import cuda
+
+    if not cuda.is_available():
+        return None, "cupy sees no CUDA device"
+    return cupy, ""
+
+
+def gpu_environment_lines(cupy, command):
+    """``environment_lines`` with the GPU (model, memory, CUDA driver and runtime
+    versions) and cupy's version after the machine's line."""
+    runtime = cupy.cuda.runtime
+    device = cupy.cuda.Device()
+    props = runtime.getDeviceProperties(device.id)
+    name = props["name"].decode() if isinstance(props["name"], bytes) else str(props["name"])
+    memory = props.get("totalGlobalMem", 0) / 2**30
+    gpu = (f"- GPU {device.id}: {name}, {memory:.0f} GiB; CUDA driver "
+           f"{_cuda_version(runtime.driverGetVersion())}, runtime "
+           f"{_cuda_version(runtime.runtimeGetVersion())}; cupy {cupy.__version__}")
+    lines = environment_lines(command)
+    return lines[:1] + [gpu] + lines[1:]
+
+
+def gpu_backend(args, log=print):
+    """dualgrad's backend for device arrays: ``--backend`` unless it names a CPU-only one
+    (``llvm``, as ``run_all.py --backend llvm`` passes on), then ``auto`` (CUDA)."""
+    if args.backend in ("auto", "cuda", "numpy"):
+        return args.backend
+    log(f"  backend {args.backend!r} does not run on device arrays; using 'auto' (cuda)")
+    return "auto"
+
+
+def script_command(script, args):
+    """The command line that reproduces this run of ``bench/<script>``."""
+    parts = [f"python bench/{script}"]
+    if args.backend != "auto":
+        parts.append(f"--backend {args.backend}")
+    if args.quick:
+        parts.append("--quick")
+    if args.only:
+        parts.append(f'--only "{args.only}"')
+    return " ".join(parts)
+
+
+def _cuda_version(number):
+    """CUDA's integer version (12040) as ``12.4``."""
+    return f"{number // 1000}.{number % 1000 // 10}"
+
+
 # -- RESULTS.md --------------------------------------------------------------------------------
 
 

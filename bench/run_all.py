@@ -8,6 +8,7 @@ markers); the other sections, the eager-overhead one included, are kept.
     python bench/run_all.py                       # everything, about 5 minutes on 2 cores
     python bench/run_all.py --quick --no-write    # a smoke run, under a minute
     python bench/run_all.py --backend numpy --workloads w2,w3 --only "numpy,dualgrad"
+    python bench/run_all.py --gpu                 # also GPU W2 and W3 (a CUDA device)
 """
 
 import os
@@ -20,7 +21,9 @@ import _harness  # noqa: E402
 WORKLOADS = ("w2", "w3", "w5", "w4")  # run order; W4 last (it starts processes)
 MODULES = {"w2": "w2_fused_elementwise", "w3": "w3_training_step", "w4": "w4_compile_latency",
            "w5": "w5_rnn"}
-SECTION_ORDER = ("w2", "w3", "w4", "w5")
+GPU_WORKLOADS = ("gpu_w2", "gpu_w3")  # only with --gpu; without a CUDA device each skips
+MODULES.update({key: key for key in GPU_WORKLOADS})
+SECTION_ORDER = ("w2", "w3", "w4", "w5", "gpu_w2", "gpu_w3")
 
 
 def command_line(args):
@@ -33,6 +36,8 @@ def command_line(args):
         parts.append(f"--workloads {args.workloads}")
     if args.only:
         parts.append(f'--only "{args.only}"')
+    if args.gpu:
+        parts.append("--gpu")
     return " ".join(parts)
 
 
@@ -75,8 +80,13 @@ def main(argv=None):
     parser = _harness.parser(__doc__.split("\n")[0])
     parser.add_argument("--workloads", default=",".join(WORKLOADS),
                         help="comma-separated subset of " + ",".join(WORKLOADS))
+    parser.add_argument("--gpu", action="store_true",
+                        help="also run " + ",".join(GPU_WORKLOADS) + " (they need a CUDA device; "
+                             "--workloads may name them instead)")
     args = parser.parse_args(argv)
     chosen = [w.strip().lower() for w in args.workloads.split(",") if w.strip()]
+    if args.gpu and not any(w in GPU_WORKLOADS for w in chosen):
+        chosen += list(GPU_WORKLOADS)
     unknown = [w for w in chosen if w not in MODULES]
     if unknown:
         parser.error(f"unknown workloads {unknown}; choose among {', '.join(WORKLOADS)}")
@@ -84,7 +94,7 @@ def main(argv=None):
     load_at_start = os.getloadavg()[0]
     started = time.perf_counter()
     sections = {}
-    for key in WORKLOADS:
+    for key in WORKLOADS + GPU_WORKLOADS:
         if key in chosen:
             for section in run_workload(key, args, log):
                 sections[section[0]] = section
@@ -93,7 +103,8 @@ def main(argv=None):
     log("\n" + header)
     if args.no_write:
         return
-    _harness.write_section("peers", "Compiled face vs peers", header)
+    if any(key in sections for key in WORKLOADS):  # the header describes CPU runs
+        _harness.write_section("peers", "Compiled face vs peers", header)
     for key in SECTION_ORDER:
         if key in sections:
             _harness.write_section(*sections[key])
