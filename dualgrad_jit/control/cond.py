@@ -13,8 +13,7 @@ same structure (one value, or a tuple/list) with the same shapes and dtypes; val
 read from outside (parameters, earlier results) become operands of the equation.
 """
 
-import numpy
-
+from dualgrad.backend import get_array_module
 from dualgrad.core import tape
 from dualgrad.core.variable import Variable
 
@@ -37,7 +36,8 @@ def cond(pred, true_fn, false_fn, *operands):
         return _symbolic_cond(pred, true_fn, false_fn, operands)
     if tape.TRACER is None or not isinstance(pred, Variable):
         return true_fn(*operands) if bool(pred) else false_fn(*operands)
-    values = [x if isinstance(x, Variable) else Variable(numpy.asarray(x), requires_grad=False)
+    values = [x if isinstance(x, Variable)  # arrays stay on their device (numpy or cupy)
+              else Variable(get_array_module(x).asarray(x), requires_grad=False)
               for x in operands]
     branches = traced_branches(true_fn, false_fn, values)
     result = apply_branches(pred, values, branches)

@@ -19,6 +19,7 @@ import functools
 import numpy
 
 from dualgrad import functions as F
+from dualgrad.backend import get_array_module
 from dualgrad.core import tape
 from dualgrad.core.aval import ShapedArray, aval_of
 from dualgrad.core.op import Op
@@ -219,8 +220,10 @@ def _eager_ifelse(condition, thens, elses):
 
 
 def _as_operand(value):
-    return value if isinstance(value, Variable) else Variable(numpy.asarray(value),
-                                                              requires_grad=False)
+    if isinstance(value, Variable):
+        return value
+    # arrays stay on their device (numpy or cupy); numbers become numpy arrays
+    return Variable(get_array_module(value).asarray(value), requires_grad=False)
 
 
 class _Branches:

@@ -31,8 +31,6 @@ import collections
 import contextlib
 import functools
 
-import numpy
-
 from dualgrad import functions as F
 from dualgrad._config import no_backprop_mode
 from dualgrad.core import tape
@@ -184,7 +182,7 @@ def trim(sequence, n, go_backwards):
     key = slice(length - n, None) if go_backwards else slice(0, n)
     if isinstance(sequence, Variable) or tape.TRACER is not None:
         return index.get_item(sequence, key)
-    return numpy.asarray(sequence)[key]
+    return as_array_value(sequence)[key]  # numpy or cupy: it stays on its device
 
 
 # -- the loop from a step function -------------------------------------------------------------
@@ -242,7 +240,7 @@ def _recurrent(infos):
 
 # -- eagerly --------------------------------------------------------------------------------
 def _eager_scan(fn, seqs, infos, consts, n_steps, options):
-    seqs = [s if isinstance(s, Variable) else numpy.asarray(s) for s in seqs]
+    seqs = [as_array_value(s) for s in seqs]  # device arrays stay device arrays
     n = count_steps(n_steps, [aval_of(s).shape[0] for s in seqs])
     seqs = [trim(s, n, options.go_backwards) for s in seqs]
     recurrent = _recurrent(infos)
@@ -272,13 +270,15 @@ def _check_counts(infos, n_outputs):
 
 
 def _empty_outputs(fn, seqs, infos, consts, recurrent):
-    """The outputs of a loop of 0 steps: empty stacks of the shapes ``fn`` gives."""
-    from ..tensor.functions import full
+    """The outputs of a loop of 0 steps: empty stacks of the shapes ``fn`` gives, on
+    the device of the loop's operands."""
+    from .scan_grad import zeros
 
     rows = [ShapedArray(tuple(aval_of(s).shape[1:]), aval_of(s).dtype) for s in seqs]
     avals = rows + [aval_of(infos[i]) for i in recurrent] + [aval_of(c) for c in consts]
     graph, _, _ = trace_body(lambda *args: tuple(_outputs_of(fn(*args))), avals)
-    return [full((0,) + tuple(v.aval.shape), 0, v.aval.dtype) for v in graph.outputs]
+    operands = list(seqs) + [infos[i] for i in recurrent] + list(consts)
+    return [zeros((0,) + tuple(v.aval.shape), v.aval.dtype, *operands) for v in graph.outputs]
 
 
 # -- inside a trace ----------------------------------------------------------------------------

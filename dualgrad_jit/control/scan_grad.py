@@ -27,7 +27,11 @@ Options of the forward ``Scan``:
 import functools
 from typing import NamedTuple
 
+import numpy
+
 from dualgrad._config import using_config
+from dualgrad.backend import get_array_module
+from dualgrad.core import tape
 from dualgrad.core.aval import aval_of
 from dualgrad.core.backprop import grad as _grad
 from dualgrad.ops import elementwise as ew
@@ -228,11 +232,11 @@ def per_step_cotangent(scan, index, gy):
     if stride == 0:
         return _pad_front(view.reshape(gy, (1,) + shape), n - 1)
     m = n // stride
-    spread = view.concat([_full((m, stride - 1) + shape, dtype),
+    spread = view.concat([zeros((m, stride - 1) + shape, dtype, gy),
                           view.reshape(gy, (m, 1) + shape)], axis=1)
     spread = view.reshape(spread, (m * stride,) + shape)
     if n > m * stride:
-        spread = view.concat([spread, _full((n - m * stride,) + shape, dtype)], axis=0)
+        spread = view.concat([spread, zeros((n - m * stride,) + shape, dtype, gy)], axis=0)
     return spread
 
 
@@ -339,19 +343,30 @@ def _pad_front(x, count):
     if count == 0:
         return x
     aval = aval_of(x)
-    return view.concat([_full((count,) + tuple(aval.shape[1:]), aval.dtype), x], axis=0)
+    return view.concat([zeros((count,) + tuple(aval.shape[1:]), aval.dtype, x), x], axis=0)
 
 
-def _full(shape, dtype):
-    from ..tensor.functions import full
+def zeros(shape, dtype, *like):
+    """Zeros of ``shape`` and ``dtype`` on the device of the arrays ``like``: a scalar
+    constant broadcast to ``shape``.
 
-    return full(shape, 0, dtype)
+    On device arrays (eagerly, or traced by ``dj.jit`` on them) the value must be a
+    device array too: the reverse loop and ``concat`` take it together with the
+    cotangents, and cupy refuses numpy arrays among its operands.  So the scalar first
+    goes through a ``Cast`` run on that module (``cupy.asarray(scalar)``), which a tracer
+    still records as an op on a constant.  On numpy or abstract values (a loop body being
+    traced) it stays the bare constant."""
+    scalar = numpy.array(0, dtype=dtype)[()]
+    xp = get_array_module(*like)
+    if xp is not numpy:
+        scalar = tape.apply(ew.Cast(scalar.dtype), (scalar,), xp)
+    return view.broadcast_to(scalar, tuple(int(n) for n in shape))
 
 
 def _zeros_like(x):
     aval = aval_of(x)
-    return _full(tuple(aval.shape), aval.dtype)
+    return zeros(tuple(aval.shape), aval.dtype, x)
 
 
 __all__ = ["Plan", "per_step_cotangent", "reverse", "reverse_body", "scan_vjp",
-           "segment_reverse"]
+           "segment_reverse", "zeros"]

@@ -274,24 +274,7 @@ def test_forward_on_the_device_equals_numpy(case, dtype, xp):
         assert_close_on_device(case.fn(*device).array, case.fn(*host).array, case.name)
 
 
-# NOTE: a loop's backward builds its zero cotangents with dualgrad_jit.tensor.functions.full,
-# which broadcasts a numpy scalar: numpy arrays, whatever device the loop runs on.
-HOST_ZEROS_IN_LOOP_BACKWARD = ("Scan-states", "Scan-backwards", "ScanOutput-extra")
-
-
-def _backward_params():
-    out = []
-    for param in _params(lambda case: case.differentiable):
-        case = param.values[0]
-        if case.name in HOST_ZEROS_IN_LOOP_BACKWARD:
-            param = pytest.param(*param.values, id=param.id, marks=pytest.mark.xfail(
-                raises=dg.errors.DualgradError, strict=False,
-                reason="scan's backward mixes host zeros into device arrays"))
-        out.append(param)
-    return out
-
-
-@pytest.mark.parametrize("case,dtype", _backward_params())
+@pytest.mark.parametrize("case,dtype", _params(lambda case: case.differentiable))
 def test_backward_on_the_device_equals_numpy(case, dtype, xp):
     for index, sample in enumerate(sample_inputs(case, dtype)):
         if not _has_arrays(sample):
@@ -311,6 +294,19 @@ def test_backward_on_the_device_equals_numpy(case, dtype, xp):
                     assert d.grad is None, (case.name, k)
                 else:
                     assert_close_on_device(d.grad, h.grad, f"{case.name} gradient {k}")
+
+
+def test_an_eager_scan_over_device_arrays_stays_on_the_device(xp):
+    """Sequences given as device arrays (not Variables), cut to ``n_steps`` or empty."""
+    import dualgrad_jit as dj
+
+    x = numpy.arange(12, dtype="float32").reshape(4, 3)
+    h0 = dg.Variable(xp.zeros(3, "float32"))
+    out, _ = dj.scan(lambda row, h: h + row, sequences=[xp.asarray(x)], outputs_info=[h0],
+                     n_steps=3)
+    assert_close_on_device(out.array, numpy.cumsum(x[:3], axis=0), "scan")
+    empty, _ = dj.scan(lambda row: row * 2.0, sequences=[xp.asarray(x[:0])])
+    assert_close_on_device(empty.array, numpy.zeros((0, 3), "float32"), "scan of no steps")
 
 
 # -- links and optimizers -----------------------------------------------------------------------
