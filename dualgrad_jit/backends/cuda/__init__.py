@@ -6,7 +6,7 @@ here imports cupy until a compile or a launch asks for it.
 """
 
 from .nvrtc import compile_cubin, compile_ptx
-from .render import launch_config, render_kernel, render_module, strategy
+from .render import launch_config, launches, render_kernel, render_module, strategy
 
-__all__ = ["compile_cubin", "compile_ptx", "launch_config", "render_kernel", "render_module",
-           "strategy"]
+__all__ = ["compile_cubin", "compile_ptx", "launch_config", "launches", "render_kernel",
+           "render_module", "strategy"]

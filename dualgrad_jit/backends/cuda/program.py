@@ -3,10 +3,12 @@
 Everything that can be decided once is decided when the program is loaded: the whole
 program's kernels are rendered as one translation unit and compiled into one
 ``cupy.RawModule``; the intermediates get their places in one device arena (a
-``cupy.empty`` of bytes, sub-allocated at ``kernel.memory.plan_memory``'s offsets);
-constants are copied to the device; every kernel gets its launch configuration and an
-argument list in which only the slots bound to graph inputs, fresh graph outputs and
-host-step results change per call.
+``cupy.empty`` of bytes, sub-allocated at ``kernel.memory.plan_memory``'s offsets, 64-byte
+aligned, which the vectorised loops need); constants are copied to the device; split
+reductions share one scratch buffer (steps run one after the other on one stream, and
+pass 2 of a reduction consumes its partials before the next step starts); every kernel
+gets its launches (two for a split reduction) and an argument list in which only the
+slots bound to graph inputs, fresh graph outputs and host-step results change per call.
 
 A call converts the inputs (``cupy.asarray``, C-contiguous, of the traced dtypes),
 allocates the graph outputs (every call returns fresh arrays), and launches the steps
@@ -29,7 +31,7 @@ from ...ir.graph import Const
 from ...kernel.fusion import KernelStep
 from ...kernel.memory import arena_views, fresh_outputs, plan_memory
 from ..select import running
-from .render import launch_config
+from .render import launches, scratch
 
 
 class DeviceProgram:
@@ -44,6 +46,7 @@ class DeviceProgram:
         self.memory = plan_memory(program)
         self.arena = xp.empty(self.memory.size, numpy.uint8)
         self.views = arena_views(program, self.memory, self.arena)
+        self.scratch = _scratch_views(program, xp)
         graph = program.graph
         self.outputs = [v for v in graph.outputs if not isinstance(v, Const)]
         output_ids = {v.id for v in self.outputs}
@@ -62,7 +65,10 @@ class DeviceProgram:
         self.lock = threading.Lock()
 
     def _launch(self, step, output_ids):
-        launch = _Launch(self.module.function(step.kernel.name), step.kernel)
+        kernel = step.kernel
+        passes = [(self.module.function(name), grid, block)
+                  for name, grid, block in launches(kernel)]
+        launch = _Launch(passes, kernel, self.scratch.get(kernel.name))
         for slot, value in enumerate(step.buffers):
             if isinstance(value, Const):
                 launch.args[2 + slot] = self._constant(value)
@@ -109,19 +115,22 @@ class DeviceProgram:
         """What was loaded: kernels, host steps and the arena (``DUALGRAD_DEBUG``)."""
         kernels = sum(isinstance(c, _Launch) for c in self.calls)
         hosts = [c.equation.op.name for c in self.calls if isinstance(c, _HostCall)]
-        return (f"{kernels} kernel launches in one module, host steps: "
+        split = f", {len(self.scratch)} split reductions" if self.scratch else ""
+        return (f"{kernels} kernel launches in one module{split}, host steps: "
                 f"{', '.join(hosts) or 'none'}; {self.memory.describe()}")
 
 
 class _Launch:
-    """One kernel over its whole domain: ``(start, end, *buffers)`` as cupy wants them."""
+    """One kernel over its whole domain: ``(start, end, *buffers[, scratch])`` as cupy
+    wants them, launched as each of ``passes`` ``(function, grid, block)`` in order."""
 
-    __slots__ = ("function", "grid", "block", "args", "dynamic")
+    __slots__ = ("passes", "args", "dynamic")
 
-    def __init__(self, function, kernel):
-        self.function = function
-        self.grid, self.block = launch_config(kernel)
+    def __init__(self, passes, kernel, scratch=None):
+        self.passes = passes
         self.args = [numpy.int64(0), numpy.int64(kernel.size)] + [None] * len(kernel.buffers)
+        if scratch is not None:
+            self.args.append(scratch)
         self.dynamic = []  # (argument position, var id) bound per call
 
     def __call__(self, env, ops=None):
@@ -131,7 +140,9 @@ class _Launch:
             args = list(args)
             for position, var_id in self.dynamic:
                 args[position] = env[var_id]
-        self.function((self.grid,), (self.block,), tuple(args))
+        args = tuple(args)
+        for function, grid, block in self.passes:
+            function((grid,), (block,), args)
 
 
 class _HostCall:
@@ -175,7 +186,8 @@ def load(program):
     module = Module(program.kernels())
     try:
         for kernel in program.kernels():
-            module.function(kernel.name)  # compile now, so errors surface at load
+            for name, _, _ in launches(kernel):
+                module.function(name)  # compile now, so errors surface at load
     except Exception as error:  # cupy's CompileException carries NVRTC's log
         if isinstance(error, CompileError):
             raise
@@ -183,6 +195,20 @@ def load(program):
                            "  fix: this is a bug of the CUDA renderer; report it with the "
                            "kernel text (DUALGRAD_DEBUG=2 prints it)") from error
     return DeviceProgram(program, module, cupy)
+
+
+def _scratch_views(program, xp):
+    """``{kernel name: scratch array}`` of the split reductions of ``program``: views of
+    one device buffer allocated here, once (sized for the largest)."""
+    specs = {}
+    for kernel in program.kernels():
+        spec = scratch(kernel) if kernel.size else None
+        if spec is not None:
+            specs[kernel.name] = (numpy.dtype(spec[0]), spec[1])
+    if not specs:
+        return {}
+    shared = xp.empty(max(dtype.itemsize * n for dtype, n in specs.values()), numpy.uint8)
+    return {name: shared[:dtype.itemsize * n].view(dtype) for name, (dtype, n) in specs.items()}
 
 
 def _contiguous(cupy, array, var):

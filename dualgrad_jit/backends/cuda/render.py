@@ -8,19 +8,27 @@ Every kernel becomes ::
 (buffers the kernel stores to are ``T*``, the others ``const T*``; float16 buffers hold
 raw bits as ``unsigned short``) and computes exactly the domain points whose C-order flat
 index lies in ``[start, end)``.  Coordinates come from the flat index by div/mod with the
-constant extents (in 32 bits when the domain fits).  Three loop shapes (``strategy``),
-launched as ``launch_config`` says:
+constant extents (in 32 bits when the domain fits).  Four loop shapes (``strategy``),
+launched as ``launches`` says:
 
 * ``"pointwise"`` (no reduction) and ``"thread"`` (one thread folds the whole reduce
-  domain of an output point): a grid-stride loop over the flat range;
+  domain of an output point): a grid-stride loop over the flat range.  A pointwise
+  kernel whose reads and stores are at the flat index runs ``vector.VEC`` points per
+  thread with whole-vector loads and stores (``vector``: the rule, the alignment check,
+  the scalar head and tail);
 * ``"block"``: one block per output point; each thread folds a strided slice of the
   reduce domain, warps combine with ``__shfl_down_sync`` and warp 0 folds the per-warp
-  results from shared memory.  The block size must be a multiple of 32 (``BLOCK``).
+  results from shared memory.  The block size must be a multiple of 32 (``BLOCK``);
+* ``"split"``: few outputs over a long reduce domain, in two kernels (``split``: pass 1
+  ``<name>_partials`` folds slices into a scratch buffer, pass 2 ``<name>`` folds them);
+  both take the scratch (``scratch``) as an extra last argument.
 
 The rule: a reduction over fewer than ``BLOCK_REDUCE_MIN`` points runs ``"thread"``; so
 does a strided one (a column sum: its reads step over memory along the fastest reduce
 coordinate, so neighbouring *outputs* are the contiguous ones) with at least
-``THREAD_REDUCE_MIN_OUTPUTS`` outputs to keep the device busy; every other runs ``"block"``.
+``THREAD_REDUCE_MIN_OUTPUTS`` outputs to keep the device busy; of the others, those with
+few outputs and many reduced points (``split.splits``) run ``"split"``, the rest
+``"block"``.
 
 Arguments: ``start`` and ``end`` must be passed as ``numpy.int64`` (a Python int has no
 fixed C width), buffers as device arrays of the buffer dtype.  Scalar semantics (numpy's)
@@ -35,9 +43,9 @@ before the point's stores.
 
 >>> from dualgrad_jit.kernel import ir as K
 >>> x = K.read(1, K.index(0), "float32")
->>> k = K.Kernel("k_double", (K.Buffer("float32", 8), K.Buffer("float32", 8)), (8,),
+>>> k = K.Kernel("k_double", (K.Buffer("float32", 3), K.Buffer("float32", 3)), (3,),
 ...              (K.Store(0, K.index(0), K.call("add", x, x)),))
->>> print(render_kernel(k))
+>>> print(render_kernel(k))  # 3 points: too few for a vector
 extern "C" __global__ void k_double(long long start, long long end, float* __restrict__ b0, const float* __restrict__ b1) {
   for (long long flat = start + (long long)blockIdx.x * blockDim.x + threadIdx.x; flat < end;
        flat += (long long)blockDim.x * gridDim.x) {
@@ -51,7 +59,8 @@ extern "C" __global__ void k_double(long long start, long long end, float* __res
 
 from ...errors import CompileError
 from ...kernel import ir as K
-from . import scalar
+from . import scalar, split, vector
+from .emit import GRID_STRIDE, Values, block_fold, coordinates, fold, size
 
 BLOCK = 256  # threads per block, every loop shape (a multiple of the warp size)
 MAX_GRID = 1 << 16  # blocks per launch; the grid-stride loops cover the rest
@@ -59,12 +68,6 @@ BLOCK_REDUCE_MIN = 256  # reduce points from which one block folds each output p
 THREAD_REDUCE_MIN_OUTPUTS = 4096  # outputs that keep the device busy one thread each
 
 HEADER = "// dualgrad kernels, rendered from the kernel IR (dualgrad_jit.backends.cuda)"
-_GRID_STRIDE = (
-    "  for (long long flat = start + (long long)blockIdx.x * blockDim.x + threadIdx.x; "
-    "flat < end;\n       flat += (long long)blockDim.x * gridDim.x) {")
-# warp shuffles move 32- or 64-bit values: narrower accumulators travel as int
-_SHUFFLE = {"bool": "int", "int8": "int", "int16": "int", "uint8": "unsigned int",
-            "uint16": "unsigned int"}
 
 
 def render_module(kernels):
@@ -76,47 +79,75 @@ def render_module(kernels):
         seen = unique.setdefault(kernel.name, kernel)
         if seen is not kernel and seen.text() != kernel.text():
             raise CompileError(f"two different kernels are both named {kernel.name!r}")
+    entries = [name for kernel in unique.values() for name, _, _ in launches(kernel)]
+    for name in entries:
+        if entries.count(name) > 1:
+            raise CompileError(f"two kernels both define the entry {name!r} (a split "
+                               f"reduction adds <name>_partials); rename one of them")
     bodies = [render_kernel(kernel) for kernel in unique.values()]
     parts = [HEADER, *scalar.helpers_used("\n".join(bodies)), *bodies]
     return "\n\n".join(parts) + "\n"
 
 
 def render_kernel(kernel):
-    """The ``extern "C" __global__`` definition of one kernel (helpers not included)."""
+    """The ``extern "C" __global__`` definitions of one kernel (helpers not included):
+    one entry, or both passes of a split reduction."""
     scalar.check_name(kernel.name)
+    return "\n\n".join(f'extern "C" __global__ void {name}({parameters}) {{\n'
+                        + "\n".join(lines) + "\n}"
+                        for name, parameters, lines in _entries(kernel))
+
+
+def _entries(kernel):
+    kind, parameters = strategy(kernel), _parameters(kernel)
+    if kind == "split":
+        return split.entries(kernel, parameters)
+    plan = vector.plan(kernel) if kind == "pointwise" else None
+    if plan is not None:
+        return [(kernel.name, parameters, vector.render(kernel, plan))]
     shape = {"pointwise": _pointwise, "thread": _thread_reduce, "block": _block_reduce}
-    lines = shape[strategy(kernel)](kernel, _Values(kernel))
-    return (f'extern "C" __global__ void {kernel.name}({_parameters(kernel)}) {{\n'
-            + "\n".join(lines) + "\n}")
+    return [(kernel.name, parameters, shape[kind](kernel, Values(kernel)))]
 
 
 def strategy(kernel):
-    """``"pointwise"``, ``"thread"`` or ``"block"`` (the rule is in the module docstring)."""
+    """``"pointwise"``, ``"thread"``, ``"block"`` or ``"split"`` (the rule is in the
+    module docstring)."""
     r = kernel.reduce
     if r is None:
         return "pointwise"
-    if _size(r.shape) < BLOCK_REDUCE_MIN:
+    if size(r.shape) < BLOCK_REDUCE_MIN:
         return "thread"
     if kernel.size >= THREAD_REDUCE_MIN_OUTPUTS and _strided(kernel):
         return "thread"
-    return "block"
+    return "split" if split.splits(kernel) else "block"
+
+
+def launches(kernel, start=0, end=None):
+    """``((entry name, grid, block), ...)`` to launch in order over the flat range
+    ``[start, end)``; grid 0: nothing to run.  It analyses the kernel: compute it once
+    per kernel and range, not per launch."""
+    end = kernel.size if end is None else end
+    n = max(end - start, 0)
+    kind = strategy(kernel)
+    if kind == "split":
+        return ((split.first_pass(kernel), min(n * split.parts(kernel), MAX_GRID), BLOCK),
+                (kernel.name, min(n, MAX_GRID), BLOCK))
+    if kind == "block":
+        return ((kernel.name, min(n, MAX_GRID), BLOCK),)
+    points = vector.VEC * BLOCK if kind == "pointwise" and vector.plan(kernel) else BLOCK
+    return ((kernel.name, min(-(-n // points), MAX_GRID), BLOCK),)
 
 
 def launch_config(kernel, start=0, end=None):
-    """``(grid, block)`` covering the flat range ``[start, end)``; grid 0: nothing to run.
-    It analyses the kernel: compute it once per kernel and range, not per launch."""
-    end = kernel.size if end is None else end
-    n = max(end - start, 0)
-    if strategy(kernel) == "block":
-        return min(n, MAX_GRID), BLOCK
-    return min(-(-n // BLOCK), MAX_GRID), BLOCK
+    """``(grid, block)`` of the launch of ``kernel``'s own entry over ``[start, end)``
+    (for a split reduction, pass 2 only: ``launches`` lists both)."""
+    return launches(kernel, start, end)[-1][1:]
 
 
-def _size(shape):
-    n = 1
-    for extent in shape:
-        n *= extent
-    return n
+def scratch(kernel):
+    """``(numpy dtype name, elements)`` of the scratch buffer the kernel takes as its last
+    argument (a split reduction), or None."""
+    return split.scratch(kernel) if strategy(kernel) == "split" else None
 
 
 def _strided(kernel):
@@ -142,163 +173,42 @@ def _parameters(kernel):
     return ", ".join(params)
 
 
-def _coordinates(flat, shape, first, used, indent):
-    """``const long long i<d> = ...;`` for the used coordinates of the C-order flat index
-    ``flat`` over ``shape`` (dimension ``d`` of the kernel is ``first + d`` of shape)."""
-    narrow = _size(shape) < 2**32  # unsigned 32-bit div/mod by constants are cheap
-    source, suffix = (f"{flat}32", "u") if narrow else (flat, "")
-    lines = []
-    for d in [d for d in range(len(shape)) if first + d in used]:
-        stride, outer = _size(shape[d + 1:]), _size(shape[:d])
-        if shape[d] == 1:
-            text = "0"
-        elif stride == 1 and outer == 1:
-            text = flat
-        else:
-            text = source + (f" / {stride}{suffix}" if stride > 1 else "") + \
-                (f" % {shape[d]}{suffix}" if outer > 1 else "")
-        lines.append(f"{indent}const long long i{first + d} = {text};")
-    if narrow and any(source in line for line in lines):
-        lines.insert(0, f"{indent}const unsigned int {source} = (unsigned int){flat};")
-    return lines
-
-
-class _Values:
-    """The SSA lines of one kernel's expressions: ``const T v<n> = ...;`` per node."""
-
-    def __init__(self, kernel):
-        self.kernel = kernel
-        self.extents = kernel.shape + (kernel.reduce.shape if kernel.reduce else ())
-        self.count = 0
-        self.used = set()  # index(d) leaves met
-        self.bounds = {}  # id(node) -> value range of integer nodes, when known
-
-    def emit(self, exprs, lines, indent, memo):
-        """Append the lines computing ``exprs``; their C operands (names or literals)."""
-        for expr in exprs:
-            for node in K.walk(expr):
-                if id(node) not in memo:
-                    memo[id(node)] = self._node(node, memo, lines, indent)
-        return [memo[id(expr)] for expr in exprs]
-
-    def stores(self, lines, indent):
-        """Every store's offset and value first (all loads), then the writes in order."""
-        stores = self.kernel.stores
-        operands = self.emit([s.offset for s in stores] + [s.value for s in stores],
-                             lines, indent, {})
-        for store, offset, value in zip(stores, operands, operands[len(stores):]):
-            dtype = self.kernel.buffers[store.buffer].dtype
-            value = scalar.cast(value, store.value.dtype, dtype)
-            if dtype == "float16":
-                value = f"dg_f2h({value})"
-            lines.append(f"{indent}b{store.buffer}[{offset}] = {value};")
-
-    def _node(self, node, memo, lines, indent):
-        fits = self.bounds.setdefault(id(node), scalar.bounds(
-            node, self.extents, [self.bounds.get(id(a)) for a in node.args]))
-        if node.op == "const":
-            return scalar.literal(node.value, node.dtype)
-        if node.op == "index":
-            self.used.add(node.value)
-            return f"i{node.value}"
-        if node.op == "acc":
-            return scalar.cast("acc", self.kernel.reduce.dtype, node.dtype)
-        args = [memo[id(a)] for a in node.args]
-        if node.op == "read":
-            text = self._read(node, args[0])
-        elif node.op == "cast":
-            text = scalar.cast(args[0], node.args[0].dtype, node.dtype)
-        elif node.op == "bitcast":
-            text = scalar.bitcast(args[0], node.args[0].dtype, node.dtype)
-        else:
-            operand = node.args[1 if node.op == "where" else 0].dtype
-            text = scalar.call(node.op, operand, node.dtype, args, fits is not None)
-        name = f"v{self.count}"
-        self.count += 1
-        lines.append(f"{indent}const {scalar.register_type(node.dtype)} {name} = {text};")
-        return name
-
-    def _read(self, node, offset):
-        buffer = self.kernel.buffers[node.value]
-        if buffer.size == 0:  # nothing to read: the reference yields zeros
-            return scalar.literal(0, node.dtype)
-        bounds = self.bounds.get(id(node.args[0]))
-        if bounds is None or bounds[0] < 0 or bounds[1] >= buffer.size:
-            offset = f"min(max((long long)({offset}), 0LL), {buffer.size - 1}LL)"
-        text = f"b{node.value}[{offset}]"
-        if buffer.dtype == "float16":
-            text = f"dg_h2f({text})"
-        return scalar.cast(text, buffer.dtype, node.dtype)
-
-
 def _pointwise(kernel, values):
     body = []
     values.stores(body, "    ")
-    coords = _coordinates("flat", kernel.shape, 0, values.used, "    ")
-    return [_GRID_STRIDE, *coords, *body, "  }"]
-
-
-def _fold(kernel, values, lines, indent):
-    """Lines folding the reduce value of the current point into ``acc``."""
-    r = kernel.reduce
-    (value,) = values.emit([r.value], lines, indent, {})
-    value = scalar.cast(value, r.value.dtype, r.dtype)
-    lines.append(f"{indent}acc = {scalar.call(r.combine, r.dtype, r.dtype, ['acc', value])};")
+    coords = coordinates("flat", kernel.shape, 0, values.used, "    ")
+    return [GRID_STRIDE, *coords, *body, "  }"]
 
 
 def _thread_reduce(kernel, values):
     r, n = kernel.reduce, kernel.ndim
     loops = [f"{'  ' * (2 + d)}for (long long i{n + d} = 0; i{n + d} < {extent}; "
              f"++i{n + d}) {{" for d, extent in enumerate(r.shape)]
-    fold, body = [], []
-    _fold(kernel, values, fold, "  " * (2 + len(loops)))
+    folded, body = [], []
+    fold(kernel, values, folded, "  " * (2 + len(loops)))
     values.stores(body, "    ")
-    coords = _coordinates("flat", kernel.shape, 0, values.used, "    ")
+    coords = coordinates("flat", kernel.shape, 0, values.used, "    ")
     acc = f"    {scalar.register_type(r.dtype)} acc = {scalar.literal(r.identity, r.dtype)};"
     closing = [f"{'  ' * (1 + d)}}}" for d in range(len(loops), 0, -1)]
-    return [_GRID_STRIDE, *coords, acc, *loops, *fold, *closing, *body, "  }"]
+    return [GRID_STRIDE, *coords, acc, *loops, *folded, *closing, *body, "  }"]
 
 
 def _block_reduce(kernel, values):
     r = kernel.reduce
     T, identity = scalar.register_type(r.dtype), scalar.literal(r.identity, r.dtype)
-    fold, body = [], []
-    _fold(kernel, values, fold, "      ")
+    folded, body = [], []
+    fold(kernel, values, folded, "      ")
     values.stores(body, "        ")
-    outer = _coordinates("flat", kernel.shape, 0, values.used, "    ")
-    inner = _coordinates("r", r.shape, kernel.ndim, values.used, "      ")
+    outer = coordinates("flat", kernel.shape, 0, values.used, "    ")
+    inner = coordinates("r", r.shape, kernel.ndim, values.used, "      ")
     return [
         f"  __shared__ {T} partial[32];",
         "  for (long long flat = start + blockIdx.x; flat < end; flat += gridDim.x) {",
         *outer,
         f"    {T} acc = {identity};",
-        f"    for (long long r = threadIdx.x; r < {_size(r.shape)}; r += blockDim.x) {{",
-        *inner, *fold,
+        f"    for (long long r = threadIdx.x; r < {size(r.shape)}; r += blockDim.x) {{",
+        *inner, *folded,
         "    }",
-        *_warp_fold(r, "    "),
-        "    if ((threadIdx.x & 31) == 0) partial[threadIdx.x >> 5] = acc;",
-        "    __syncthreads();",
-        "    if (threadIdx.x < 32) {",
-        f"      acc = threadIdx.x < (blockDim.x >> 5) ? partial[threadIdx.x] : {identity};",
-        *_warp_fold(r, "      "),
-        "      if (threadIdx.x == 0) {",
-        *body,
-        "      }",
-        "    }",
-        "    __syncthreads();  // partial[] is reused by the next output point",
+        *block_fold(r, body),
         "  }",
     ]
-
-
-def _warp_fold(r, indent):
-    """Lines folding ``acc`` across the 32 lanes of a warp (lane 0 gets the result)."""
-    T = scalar.register_type(r.dtype)
-    moved = _SHUFFLE.get(r.dtype, T)
-    shuffle = "__shfl_down_sync(0xffffffffu, acc, lane)"
-    if moved != T:
-        shuffle = f"({T})__shfl_down_sync(0xffffffffu, ({moved})acc, lane)"
-    combined = scalar.call(r.combine, r.dtype, r.dtype, ["acc", "other"])
-    return [f"{indent}for (int lane = 16; lane > 0; lane >>= 1) {{",
-            f"{indent}  const {T} other = {shuffle};",
-            f"{indent}  acc = {combined};",
-            f"{indent}}}"]

@@ -18,7 +18,7 @@ Example (on a machine with a GPU)::
 import numpy
 
 from ...errors import CompileError
-from .render import launch_config, render_module
+from .render import launches, render_module, scratch
 
 NO_DEVICE = ("backend 'cuda' needs cupy and a CUDA GPU, and this machine has none; "
              "use backend='llvm' (CPU) or 'numpy', or install the 'cuda' extra "
@@ -51,7 +51,8 @@ def load_program(graph, host=frozenset()):
 
 
 class Module:
-    """The kernels of one translation unit, loaded on the current device."""
+    """The kernels of one translation unit, loaded on the current device.  A split
+    reduction gets its scratch buffer at its first launch and keeps it."""
 
     def __init__(self, kernels, options=()):
         import cupy
@@ -60,10 +61,12 @@ class Module:
         self.source = render_module(self.kernels.values())
         self._raw = cupy.RawModule(code=self.source, options=tuple(options))
         self._functions = {}
-        self._configs = {}  # (name, start, end) -> (grid, block)
+        self._configs = {}  # (name, start, end) -> launches
+        self._scratch = {}  # kernel name -> device array
 
     def function(self, name):
-        """The compiled kernel ``name`` (a ``cupy.RawKernel``)."""
+        """The compiled entry ``name`` (a ``cupy.RawKernel``): a kernel's name, or the
+        first pass of a split reduction (``render.launches`` names them)."""
         if name not in self._functions:
             self._functions[name] = self._raw.get_function(name)
         return self._functions[name]
@@ -76,13 +79,24 @@ class Module:
         end = kernel.size if end is None else end
         key = (kernel.name, start, end)
         if key not in self._configs:
-            self._configs[key] = launch_config(kernel, start, end)
-        grid, block = self._configs[key]
-        if grid == 0:
+            self._configs[key] = launches(kernel, start, end)
+        passes = self._configs[key]
+        if passes[0][1] == 0:
             return
         check_buffers(kernel, buffers)
-        args = (numpy.int64(start), numpy.int64(end), *buffers)
-        self.function(kernel.name)((grid,), (block,), args)
+        args = (numpy.int64(start), numpy.int64(end), *buffers, *self._scratch_of(kernel))
+        for name, grid, block in passes:
+            self.function(name)((grid,), (block,), args)
+
+    def _scratch_of(self, kernel):
+        spec = scratch(kernel)
+        if spec is None:
+            return ()
+        if kernel.name not in self._scratch:
+            import cupy
+
+            self._scratch[kernel.name] = cupy.empty(spec[1], spec[0])
+        return (self._scratch[kernel.name],)
 
 
 def check_buffers(kernel, buffers):

@@ -81,6 +81,10 @@ _EXACT = ("neg", "abs", "sign", "floor", "max", "min", "where", "not",
           "lt", "le", "gt", "ge", "eq", "ne")  # fmt: skip
 
 _HELPERS = {
+    "dg_vec": """\
+template <typename T, int N> struct alignas(N * sizeof(T) < 16 ? N * sizeof(T) : 16) dg_vec {
+  T e[N];  // N points of a vectorised loop, moved by whole-vector loads and stores
+};""",
     "dg_half": """\
 __device__ __forceinline__ float dg_half(float x) {  // round to float16, keep in a float
   unsigned short h;

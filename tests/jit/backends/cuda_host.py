@@ -9,8 +9,13 @@ host thread (which then runs the same thread of the next block), so the block
 reductions run their real shuffle/shared-memory code.
 
 What this checks: the kernels' loops, index arithmetic, reductions and every scalar
-template, against the numpy evaluator.  What it cannot: float16 (its helpers are PTX),
-CUDA's own libm accuracy, and anything about the device compiler.
+template, against the numpy evaluator, and the vectorised loops (``dg_vec`` is plain
+C++; ``#pragma unroll`` is ignored) including their pointer alignment checks (numpy
+allocations are 16-byte aligned; tests pass views at element offsets to fail them).
+``run`` launches a kernel as the runtimes do: every entry of ``render.launches`` in
+order, a split reduction's scratch buffer as the last argument.  What it cannot check:
+float16 (its helpers are PTX), CUDA's own libm accuracy, anything about the device
+compiler (that the vector accesses become 16-byte instructions: the PTX tests look).
 """
 
 import ctypes
@@ -18,8 +23,9 @@ import os
 import shutil
 import subprocess
 
-from dualgrad_jit.backends.cuda import scalar
-from dualgrad_jit.backends.cuda.render import render_module
+import numpy
+
+from dualgrad_jit.backends.cuda import render, scalar
 
 SHIM = r"""
 #include <algorithm>
@@ -114,22 +120,27 @@ def available():
 
 
 def _wrapper(kernel):
+    """``host_<entry>(start, end, buffers, grid, block)`` per entry of ``kernel``; the
+    buffer table holds the kernel's buffers, then the scratch of a split reduction."""
     written = set(kernel.outputs())
-    args = ", ".join(
-        f"({'' if i in written else 'const '}{scalar.ctype(b.dtype)}*)b[{i}]"
-        for i, b in enumerate(kernel.buffers))
-    name = kernel.name
-    return (f"static void body_{name}(long long s, long long e, void** b) "
-            f"{{ {name}(s, e{', ' if args else ''}{args}); }}\n"
-            f'extern "C" void host_{name}(long long s, long long e, void** b, int grid, '
-            f"int block) {{ dg_launch(grid, block, body_{name}, s, e, b); }}\n")
+    args = [f"({'' if i in written else 'const '}{scalar.ctype(b.dtype)}*)b[{i}]"
+            for i, b in enumerate(kernel.buffers)]
+    if render.scratch(kernel) is not None:
+        args.append(f"({scalar.register_type(kernel.reduce.dtype)}*)b[{len(args)}]")
+    text = ""
+    for name, _, _ in render.launches(kernel):
+        text += (f"static void body_{name}(long long s, long long e, void** b) "
+                 f"{{ {name}(s, e{''.join(', ' + a for a in args)}); }}\n"
+                 f'extern "C" void host_{name}(long long s, long long e, void** b, int grid, '
+                 f"int block) {{ dg_launch(grid, block, body_{name}, s, e, b); }}\n")
+    return text
 
 
 class HostModule:
     """The kernels compiled for the CPU; ``launch`` runs one like a GPU would."""
 
     def __init__(self, kernels, directory):
-        self.source = render_module(kernels)
+        self.source = render.render_module(kernels)
         path = os.path.join(str(directory), "kernels.cpp")
         with open(path, "w") as f:
             f.write(SHIM + self.source + "".join(_wrapper(k) for k in kernels))
@@ -138,9 +149,22 @@ class HostModule:
                         "-pthread", "-w", "-o", library, path], check=True)
         self._library = ctypes.CDLL(library)
 
-    def launch(self, kernel, arrays, start, end, grid, block):
-        function = getattr(self._library, f"host_{kernel.name}")
+    def launch(self, kernel, arrays, start, end, grid, block, entry=None):
+        """One launch of the entry ``entry`` (the kernel's own by default)."""
+        function = getattr(self._library, f"host_{entry or kernel.name}")
         function.argtypes = [ctypes.c_longlong, ctypes.c_longlong, ctypes.c_void_p,
                              ctypes.c_int, ctypes.c_int]
         table = (ctypes.c_void_p * max(len(arrays), 1))(*[a.ctypes.data for a in arrays])
         function(start, end, table, grid, block)
+
+    def run(self, kernel, arrays, start, end, block, grid=None):
+        """Every launch ``render.launches`` lists for ``[start, end)``, in order, with
+        ``block`` threads per block and its grids (or ``grid`` blocks for each); a split
+        reduction gets a scratch buffer full of garbage.  Returns the scratch or None."""
+        spec = render.scratch(kernel)
+        scratch = None if spec is None else numpy.full(spec[1], 7, spec[0])
+        arrays = list(arrays) + ([] if scratch is None else [scratch])
+        for name, blocks, _ in render.launches(kernel, start, end):
+            if blocks:
+                self.launch(kernel, arrays, start, end, grid or blocks, block, entry=name)
+        return scratch

@@ -33,7 +33,6 @@ from dualgrad_jit.ir import GraphBuilder, interpret
 
 from ...ops.harness import as_inputs, sample_inputs
 from ...ops.test_ops_gpu import (
-    HOST_ZEROS_IN_LOOP_BACKWARD,
     DeviceArray,
     StandInCupy,
     assert_close_on_device,
@@ -202,17 +201,6 @@ def test_forward_on_cuda_equals_eager(case, dtype, device):
         assert compiled.stats["traces"] == 1 and compiled.stats["replays"] == 2, compiled.stats
 
 
-def _gradient_params():
-    out = []
-    for param in _one_dtype(lambda c: c.differentiable and _compiles(c)):
-        if param.values[0].name in HOST_ZEROS_IN_LOOP_BACKWARD:
-            param = pytest.param(*param.values, id=param.id, marks=pytest.mark.xfail(
-                raises=dg.errors.DualgradError, strict=False,
-                reason="scan's backward mixes host zeros into device arrays"))
-        out.append(param)
-    return out
-
-
 def _gradient_function(case, sample, positions, weights):
     """``(loss, gradients)`` of a weighted sum of the case's output, as in
     ``test_ops_traced``, but taking arrays and making the Variables inside: with
@@ -230,7 +218,7 @@ def _gradient_function(case, sample, positions, weights):
     return loss_and_grads
 
 
-@pytest.mark.parametrize("case,dtype", _gradient_params())
+@pytest.mark.parametrize("case,dtype", _one_dtype(lambda c: c.differentiable and _compiles(c)))
 def test_gradient_on_cuda_equals_eager(case, dtype, device):
     for index, (sample, other) in enumerate(data_sets(case, dtype)):
         positions = array_positions(sample)
@@ -270,6 +258,18 @@ def test_replays_draw_on_the_device_exactly_what_eager_draws(device):
         _assert_matches(a, b, "draws")
     assert R.get_state() == eager_state
     assert not numpy.array_equal(got[1].get(), got[2].get())  # fresh numbers every replay
+
+
+def test_cond_and_ifelse_take_device_arrays_that_are_not_variables(device):
+    ones = device.asarray(numpy.ones(3, "float32"))
+    chosen = dj.jit(lambda v: dj.cond(F.sum(v) > 0, lambda a, b: a * 2.0 + b, lambda a, b: -a,
+                                      v, ones), backend="cuda")
+    picked = dj.jit(lambda v: dj.ifelse(F.sum(v) > 0, v * 2.0, ones), backend="cuda")
+    for v in (numpy.ones(3, "float32"), -numpy.ones(3, "float32")):
+        positive = v.sum() > 0
+        _assert_matches(chosen(device.asarray(v)).array, v * 2 + 1 if positive else -v, "cond")
+        _assert_matches(picked(device.asarray(v)).array, v * 2 if positive else v * 0 + 1,
+                        "ifelse")
 
 
 # -- the runtime ------------------------------------------------------------------------------

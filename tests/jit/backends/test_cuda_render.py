@@ -215,7 +215,34 @@ def golden_kernels():
             (row_mean, [rng.normal(size=64000)]),
             (column, [rng.normal(size=5000 * 1000)]),
             (divmod_, [rng.integers(-9, 9, 16), rng.integers(-3, 4, 16)]),
-            (random, []), (pad, [rng.normal(size=4)])]
+            (random, []), (pad, [rng.normal(size=4)])] + vector_and_split_kernels(rng)
+
+
+def vector_and_split_kernels(rng):
+    """Golden kernels of the vectorised loop and of split reductions, with inputs."""
+    n = 1001  # not a multiple of the vector width
+    x, mask = K.read(2, K.index(0), "float64"), K.read(3, K.index(0), "bool")
+    scale = K.read(4, K.const(0, "int64"), "float64")  # a broadcast scalar: read one by one
+    mixed = K.Kernel("k_vector_mixed", (K.Buffer("float64", n), K.Buffer("bool", n),
+                                        K.Buffer("float64", n), K.Buffer("bool", n),
+                                        K.Buffer("float64", 1), K.Buffer("int32", n)), (n,),
+                     (K.Store(0, K.index(0), K.call("where", mask, K.call("mul", x, scale),
+                                                    K.cast(K.read(5, K.index(0), "int32"),
+                                                           "float64"))),
+                      K.Store(1, K.index(0), K.call("gt", x, K.const(0.0, "float64")))))
+    column = K.cast(K.index(1), "float32")  # a coordinate in the value: per lane
+    grid = K.Kernel("k_vector_2d", (K.Buffer("float32", 35), K.Buffer("float32", 35)), (5, 7),
+                    (K.Store(0, offset((5, 7)), K.call(
+                        "mul", K.read(1, offset((5, 7)), "float32"), column)),))
+    total, _ = reduction("k_split_sum", (), (1 << 20,), "add", "float32",
+                         numpy.zeros(1 << 20, "float32"))
+    rows, _ = reduction("k_split_rows_max", (3,), (70000,), "max", "int32",
+                        numpy.zeros(3 * 70000, "int32"))
+    return [(mixed, [rng.normal(size=n), rng.random(n) < 0.5, [1.5],
+                     rng.integers(-99, 99, n)]),
+            (grid, [rng.normal(size=35)]),
+            (total, [rng.normal(size=1 << 20).astype("float32")]),
+            (rows, [rng.integers(-2**31, 2**31 - 1, 3 * 70000)])]
 
 
 # -- running and comparing ---------------------------------------------------------------
@@ -273,10 +300,10 @@ def compare_on_host(cases, directory):
             refused.add(kernel.name)
             continue
         got = buffers(kernel, inputs)
-        block = 64 if render.strategy(kernel) == "block" else 32
+        block = 64 if render.strategy(kernel) in ("block", "split") else 32
         middle = kernel.size // 2
-        module.launch(kernel, got, 0, middle, 2, block)
-        module.launch(kernel, got, middle, kernel.size, 3, block)
+        module.run(kernel, got, 0, middle, block, grid=2)
+        module.run(kernel, got, middle, kernel.size, block, grid=3)
         for position in kernel.outputs():
             assert_same(got[position], want[position], kernel)
     return refused
@@ -375,7 +402,7 @@ def test_every_kernel_compiles_to_ptx():
     ptx = nvrtc.compile_ptx(render.render_module(kernels), arch="compute_90")
     entries = {line.split()[2].rstrip("(") for line in ptx.splitlines()
                if line.startswith(".visible .entry")}
-    assert entries == {kernel.name for kernel in kernels}
+    assert entries == {name for kernel in kernels for name, _, _ in render.launches(kernel)}
     assert nvrtc.ptx_isa(ptx) <= nvrtc.DRIVER_PTX_ISA, (
         f"PTX ISA {nvrtc.ptx_isa(ptx)} is newer than drivers of CUDA 13.0 accept; "
         "pin nvidia-cuda-nvrtc==13.0.*")
