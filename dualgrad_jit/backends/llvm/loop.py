@@ -19,7 +19,6 @@ import numpy
 from ...control import body as control_body
 from ...control.scan_op import _empty_loop_value, _owned, _remember
 from ...control.scan_op import run_loop as reference_loop
-from . import blas
 
 
 class LoopCall:
@@ -51,7 +50,7 @@ def run_loop(scan, arrays):
     if scan.n_steps == 0 or control_body._RUNNER[0] is not default:
         return reference_loop(scan, arrays, numpy)
     program = body_program(scan.body)
-    with program.lock, blas.session():
+    with program.lock:
         return _steps(scan, program, arrays)
 
 

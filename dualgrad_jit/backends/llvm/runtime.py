@@ -8,11 +8,12 @@ slots and calls each kernel through ctypes, which releases the GIL, so kernels w
 enough work are split into chunks run by a thread pool.
 
 Host steps (library calls) run with numpy; gemm writes straight into its planned
-buffer with ``numpy.matmul(out=)`` (numpy's bundled BLAS).
+buffer with ``numpy.matmul(out=)`` (numpy's bundled BLAS, whose thread setting is the
+process's: the runtime never changes it, since switching OpenBLAS between one and two
+threads measured 1.5x to 40x slower products for the rest of the process).
 """
 
 import ctypes
-import math
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -23,7 +24,6 @@ from ...ir.graph import Const
 from ...kernel.fusion import KernelStep
 from ...kernel.memory import arena_views, fresh_outputs, plan_memory
 from ..select import _RUNNING, running
-from . import blas
 from .loop import LoopCall
 
 #: domain points per chunk below which a kernel runs on the calling thread alone (handing
@@ -35,8 +35,6 @@ CHUNK_ALIGN = 64
 
 _POOL = None
 _POOL_LOCK = threading.Lock()
-# ``single`` is True on a thread while a program run holds BLAS on one thread (its
-# loop bodies, run meanwhile, need not ask again)
 
 
 def threads():
@@ -62,7 +60,7 @@ def run_parts(parts):
     Parts no worker has started by the time the caller is done with its own are taken
     back and run by the caller: when the other cores are busy, a split costs about what
     running everything on this thread costs, instead of waiting for a worker that is not
-    scheduled (the failure of spinning BLAS threads on a loaded machine)."""
+    scheduled."""
     pool = _pool()
     futures = [pool.submit(function, *args) for function, args in parts[1:]]
     function, args = parts[0]
@@ -131,15 +129,10 @@ def _chunks(size, n_threads):
 
 
 class _GemmCall:
-    """A 2-d product straight into its planned buffer (or a fresh output).
+    """A 2-d product straight into its planned buffer (or a fresh output), by numpy's
+    matmul: its BLAS, with the process's thread setting (left as the user set it)."""
 
-    Three sizes (``blas``): small products run on one BLAS thread; medium ones are
-    split by rows of the result over the pool, each part on one BLAS thread (parts
-    nobody picked up run on the calling thread, see ``run_parts``); large ones get
-    BLAS's own threads."""
-
-    __slots__ = ("a", "b", "transa", "transb", "out", "out_id", "shape", "dtype", "small",
-                 "rows")
+    __slots__ = ("a", "b", "transa", "transb", "out", "out_id", "shape", "dtype")
 
     def __init__(self, step, out):
         equation, params = step.equation, dict(step.params)
@@ -147,31 +140,13 @@ class _GemmCall:
         self.transa, self.transb = params["transa"], params["transb"]
         self.out, self.out_id = out, equation.out.id
         self.shape, self.dtype = equation.out.shape, equation.out.dtype
-        a = equation.inputs[0]
-        flops = 2 * math.prod(self.shape) * a.shape[-1 - int(self.transa)]
-        self.small = flops < blas.SMALL_GEMM_FLOPS
-        parts = min(threads(), self.shape[0] // blas.MIN_SPLIT_ROWS)
-        self.rows = None
-        if self.small and flops >= blas.SPLIT_GEMM_FLOPS and parts > 1:
-            per = -(-self.shape[0] // parts)
-            self.rows = [(r, min(r + per, self.shape[0])) for r in range(0, self.shape[0], per)]
 
     def __call__(self, env, ops=None, addresses=None):
-        blas.use_for(self.small)
         a = self.a if type(self.a) is not int else env[self.a]
         b = self.b if type(self.b) is not int else env[self.b]
         out = self.out if self.out is not None else numpy.empty(self.shape, self.dtype)
-        a = a.T if self.transa else a
-        b = b.T if self.transb else b
-        if self.rows is None:
-            numpy.matmul(a, b, out=out)
-        else:  # numpy's matmul releases the GIL while BLAS runs
-            run_parts([(_matmul_rows, (a, b, out, start, end)) for start, end in self.rows])
-        env[self.out_id] = out
-
-
-def _matmul_rows(a, b, out, start, end):
-    numpy.matmul(a[start:end], b, out=out[start:end])
+        env[self.out_id] = numpy.matmul(a.T if self.transa else a, b.T if self.transb else b,
+                                        out=out)
 
 
 class _HostCall:
@@ -245,8 +220,6 @@ class LoadedProgram:
             else:
                 eq = step.equation
                 self.calls.append(_host_call(step, self.views.get(eq.out.id)))
-        # small products run on one BLAS thread (see ``blas``)
-        self.gemms = any(isinstance(call, _GemmCall) for call in self.calls)
         self.lock = threading.Lock()
         self.input_plan = [(v.id, v.aval.dtype) for v in graph.inputs]
         self.input_ids = [v.id for v in graph.inputs]
@@ -283,9 +256,6 @@ class LoadedProgram:
             env[var_id] = array
         for var_id, shape, dtype in self.fresh:
             env[var_id] = numpy.empty(shape, dtype)
-        if self.gemms:
-            with blas.session():
-                return self._calls(env, ops)
         return self._calls(env, ops)
 
     def _calls(self, env, ops):

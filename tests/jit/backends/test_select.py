@@ -6,7 +6,7 @@ import pytest
 import dualgrad.functions as F
 import dualgrad_jit as dj
 from dualgrad_jit.backends import select
-from dualgrad_jit.backends.llvm import blas, runtime
+from dualgrad_jit.backends.llvm import runtime
 from dualgrad_jit.passes.composites import expand_composites
 
 
@@ -96,69 +96,3 @@ def test_parts_no_worker_started_are_run_by_the_caller():
             blocker.result()
     assert sorted(k for k, _ in ran) == list(range(5))
     assert {ident for _, ident in ran} == {threading.get_ident()}
-
-
-def test_a_medium_gemm_split_by_rows_equals_one_product(monkeypatch):
-    monkeypatch.setattr(runtime, "threads", lambda: 3)
-    rng = numpy.random.default_rng(2)
-    a = rng.standard_normal((100, 300)).astype(numpy.float32)
-    b = rng.standard_normal((200, 300)).astype(numpy.float32)
-    f = dj.jit(lambda a, b: F.matmul(a, b.T), backend="llvm")  # 12 MFLOP: split
-    f(a, b)
-    (variant,) = f.variants(a, b)
-    (call,) = [c for c in variant.runner().calls if isinstance(c, runtime._GemmCall)]
-    assert call.transb and call.rows == [(0, 34), (34, 68), (68, 100)]
-    want = numpy.matmul(a, b.T)
-    for _ in range(3):
-        numpy.testing.assert_allclose(f(a, b).array, want, rtol=1e-5, atol=1e-4)
-
-
-def test_small_gemms_run_on_one_blas_thread_and_the_setting_is_restored():
-    if blas.get_threads() is None:
-        pytest.skip("numpy's OpenBLAS is not reachable here")
-    before = blas.get_threads()
-    seen = []
-    f = dj.jit(lambda a, b: F.matmul(a, b) * 2.0, backend="llvm")
-    a, b = numpy.ones((4, 5), numpy.float32), numpy.ones((5, 3), numpy.float32)
-    f(a, b)
-    (variant,) = f.variants(a, b)
-    program = variant.runner()
-    original = runtime._GemmCall.__call__
-
-    def spying(self, env, ops=None, addresses=None):
-        result = original(self, env, ops)
-        seen.append(blas.get_threads())
-        return result
-
-    runtime._GemmCall.__call__ = spying
-    try:
-        numpy.testing.assert_array_equal(f(a, b).array, numpy.full((4, 3), 10.0, numpy.float32))
-    finally:
-        runtime._GemmCall.__call__ = original
-    assert program.gemms and seen == [1]
-    assert blas.get_threads() == before
-
-
-def test_a_big_gemm_after_a_small_one_gets_the_process_threads_back():
-    if blas.get_threads() is None:
-        pytest.skip("numpy's OpenBLAS is not reachable here")
-    before = blas.get_threads()
-    seen = []
-    original = runtime._GemmCall.__call__
-
-    def spying(self, env, ops=None, addresses=None):
-        result = original(self, env, ops)
-        seen.append(blas.get_threads())
-        return result
-
-    f = dj.jit(lambda a, b, c: F.matmul(F.matmul(a, b), c), backend="llvm")
-    a, b = numpy.ones((2, 3), numpy.float32), numpy.ones((3, 400), numpy.float32)
-    c = numpy.ones((400, 40000), numpy.float32)  # 2 * 2 * 400 * 40000 = 64 MFLOP: big
-    f(a, b, c)
-    runtime._GemmCall.__call__ = spying
-    try:
-        f(a, b, c)
-    finally:
-        runtime._GemmCall.__call__ = original
-    assert seen == [1, before]
-    assert blas.get_threads() == before
