@@ -158,8 +158,22 @@ class Executable:
     def runner(self):
         """The compiled graph (made on first need): ``run(inputs, ops) -> outputs``."""
         if self._runner is None:
-            self._runner = select.load(self.graph, self.backend, host=self._stream_draws())
+            self._runner = select.load(self.graph, self.backend, host=self._stream_draws(),
+                                       donate=self._donations())
         return self._runner
+
+    def _donations(self):
+        """``{output position: input position}``: each written state's new value and
+        the graph input holding its current value, which the runner may overwrite in
+        place (as the write-back would).  None with guards: they are checked after the
+        run, and a failed one must leave the state as it was."""
+        if self.guards:
+            return {}
+        reading = {id(where.owner): position
+                   for position, (kind, where) in enumerate(self.sources)
+                   if kind == "state" and where.kind in ("array", "raw")}
+        return {self.n_results + k: reading[id(target)]
+                for k, target in enumerate(self.writes) if id(target) in reading}
 
     def _stream_draws(self):
         """The random draws (ops) re-numbered on every call: they run as host steps, so

@@ -265,7 +265,10 @@ class Function:
         else:
             runner = executable.runner()
             outputs = runner(inputs, renumbered)
-            owned = getattr(runner, "owned", owned)
+            # results made for this call, and updates already written in place
+            owned = getattr(runner, "owned", owned) | {
+                out for out, source in getattr(runner, "donated", {}).items()
+                if outputs[out] is inputs[source]}
         count = executable.n_results
         results = _fresh(outputs[:count], inputs, owned)
         # ({a: b, b: a} swaps, in place)

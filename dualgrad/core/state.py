@@ -41,9 +41,12 @@ def write(target, value):
     """The eager effect of ``assign`` (what a tracer performs after recording it)."""
     array = value._array if isinstance(value, Variable) else value
     if not hasattr(target, "_array") and hasattr(target, "shape"):
-        target[...] = array  # a plain array: in place
+        if array is not target:  # (a compiled run may have written it in place)
+            target[...] = array  # a plain array: in place
         return target
     current = target._array if isinstance(target, Variable) else target.array
+    if array is current:
+        return target
     if current is None:
         target.array = numpy.asarray(array) if numpy.isscalar(array) else array
         return target

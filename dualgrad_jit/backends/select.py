@@ -46,11 +46,13 @@ def resolve(backend, arrays=()):
     return "llvm" if llvm_available() else "numpy"
 
 
-def load(graph, backend, host=frozenset()):
+def load(graph, backend, host=frozenset(), donate=None):
     """A runner ``run(inputs, ops=None) -> outputs`` of ``graph`` on ``backend``.
     ``ops`` maps ops of the graph to replacements for one call (random draws that are
     renumbered on every call run as host steps, so a replacement costs nothing;
-    ``host`` names them).
+    ``host`` names them).  ``donate`` (``{output position: input position}``) names
+    updated values that may be written straight into the input array they replace;
+    a runner that does so lists them in its ``donated``.
 
     Compiled backends see the graph with composite ops expanded into their primitive
     decompositions (``passes.composites``), so those fuse with their neighbours."""
@@ -64,7 +66,8 @@ def load(graph, backend, host=frozenset()):
 
         program = fuse(compilable(graph), host=host)
         _show(program)
-        return LoadedProgram(program, compile_kernels(program.kernels(), expand_math=expand))
+        return LoadedProgram(program, compile_kernels(program.kernels(), expand_math=expand),
+                             donate)
     if backend == "cuda":
         from .cuda.runtime import load_program
 

@@ -97,6 +97,51 @@ def fresh_outputs(program):
     return fresh
 
 
+def donations(program, pairs):
+    """``[(output var id, input var id)]``: the pairs of ``pairs`` (``{output position:
+    input position}``, an updated value and the input holding the value it replaces)
+    whose output a kernel can write straight into the input's array.
+
+    That holds when the output is written by a pointwise kernel that is the last step
+    reading the input and reads it only at the store's own flat index (as in-place
+    arena writes), when they are typed alike, and when the input is not itself a
+    result (its old value would be overwritten before the caller sees it)."""
+    graph = program.graph
+    results = [v.id for v in graph.outputs if not isinstance(v, Const)]
+    last_read = {}
+    for index, step in enumerate(program.steps):
+        for value in _reads(step):
+            last_read[value.id] = index
+    found, taken = [], set()
+    for out_position, in_position in sorted(pairs.items()):
+        out, source = graph.outputs[out_position], graph.inputs[in_position]
+        if isinstance(out, Const) or out.aval != source.aval or source.id in results or \
+                results.count(out.id) != 1 or source.id in taken:
+            continue
+        writer = _kernel_writing(program, out)
+        if writer is None or last_read.get(source.id, -1) > writer:
+            continue
+        step = program.steps[writer]
+        (store,) = [s for s in step.kernel.stores if _is(step.buffers[s.buffer], out)]
+        if all(_reads_only_at(step.kernel, position, store.offset)
+               for position, value in enumerate(step.buffers) if _is(value, source)):
+            found.append((out.id, source.id))
+            taken.add(source.id)
+    return found
+
+
+def _kernel_writing(program, var):
+    """The index of the pointwise kernel step storing ``var``, or None."""
+    for index, step in enumerate(program.steps):
+        if hasattr(step, "kernel") and any(_is(v, var) for v in step.outputs):
+            return index if step.kernel.reduce is None else None
+    return None
+
+
+def _is(value, var):
+    return not isinstance(value, Const) and value.id == var.id
+
+
 def _ids(vars_):
     return {v.id for v in vars_}
 

@@ -211,6 +211,34 @@ def test_updates_apply_after_all_outputs():
     assert (a.get_value(), b.get_value()) == (2.0, 1.0)
 
 
+def test_updates_written_in_place_keep_every_value_right():
+    """The LLVM runner writes an update straight into the shared array (no new array,
+    no copy back): the array keeps its identity, results computed from the old value
+    stay right, and an input overlapping the array (or a read-only array) gets a fresh
+    one instead."""
+    s = dj.shared(np.arange(4, dtype=np.float32), name="s")
+    x = T.fvector("x")
+    f = dj.function([x], [T.sum(s), s * 2.0], updates=[(s, s - x)], backend="llvm")
+    held = s.get_value(borrow=True)
+    total, doubled = f(np.ones(4, np.float32))
+    runner = f.last.runner()
+    assert list(runner.donated) == [2]  # the update, output 2
+    assert s.get_value(borrow=True) is held  # written in place
+    np.testing.assert_array_equal(held, np.arange(4) - 1.0)
+    assert float(total) == 6.0
+    np.testing.assert_array_equal(doubled, np.arange(4) * 2.0)
+    f(held)  # the shared array passed as the input too: x and s overlap
+    np.testing.assert_array_equal(s.get_value(), np.zeros(4))
+    readonly = np.full(4, 5.0, np.float32)
+    readonly.flags.writeable = False
+    source = runner.donated[2]
+    inputs = [np.ones(4, np.float32)] * 2
+    inputs[source] = readonly
+    outputs = runner(inputs)
+    np.testing.assert_array_equal(outputs[2], np.full(4, 4.0))
+    np.testing.assert_array_equal(readonly, np.full(4, 5.0))
+
+
 def test_sgd_with_grad_and_updates():
     rng = np.random.default_rng(0)
     inputs, targets = rng.standard_normal((20, 3)), rng.standard_normal(20)

@@ -22,7 +22,7 @@ import numpy
 
 from ...ir.graph import Const
 from ...kernel.fusion import KernelStep
-from ...kernel.memory import arena_views, fresh_outputs, plan_memory
+from ...kernel.memory import arena_views, donations, fresh_outputs, plan_memory
 from ..select import _RUNNING, running
 from .loop import LoopCall
 
@@ -190,7 +190,7 @@ def _host_call(step, out):
 class LoadedProgram:
     """A fused program bound to compiled kernels, ready to run many times."""
 
-    def __init__(self, program, functions):
+    def __init__(self, program, functions, donate=None):
         self.program = program
         graph = program.graph
         self.memory = plan_memory(program)
@@ -202,6 +202,17 @@ class LoadedProgram:
         self.outputs = [v for v in graph.outputs if not isinstance(v, Const)]
         output_ids = {v.id for v in self.outputs}
         self.fresh = fresh_outputs(program)
+        # updated values written straight into the arrays they replace (``donate``:
+        # {output position: input position}; see ``kernel.memory.donations``)
+        into = dict(donations(program, donate or {}))
+        self.into_inputs = [(var_id, into[var_id], shape, dtype)
+                            for var_id, shape, dtype in self.fresh if var_id in into]
+        self.fresh = [entry for entry in self.fresh if entry[0] not in into]
+        positions = {v.id: i for i, v in enumerate(graph.inputs)}
+        #: {output position: input position} of the outputs written into their input
+        #: (when the input array is writable and shares no memory with another input)
+        self.donated = {i: positions[into[v.id]] for i, v in enumerate(graph.outputs)
+                        if not isinstance(v, Const) and v.id in into}
         self.calls = []
         for step in program.steps:
             if isinstance(step, KernelStep):
@@ -256,7 +267,19 @@ class LoadedProgram:
             env[var_id] = array
         for var_id, shape, dtype in self.fresh:
             env[var_id] = numpy.empty(shape, dtype)
+        for var_id, source, shape, dtype in self.into_inputs:
+            env[var_id] = self._donated(env, source, shape, dtype)
         return self._calls(env, ops)
+
+    def _donated(self, env, source, shape, dtype):
+        """The input array ``source`` to write an update into, or a fresh array when it
+        is read-only or overlaps another input (which would then read the new value)."""
+        array = env[source]
+        if not array.flags.writeable or any(
+                numpy.may_share_memory(array, env[other])
+                for other in self.input_ids if other != source):
+            return numpy.empty(shape, dtype)
+        return array
 
     def _calls(self, env, ops):
         for call in self.calls:

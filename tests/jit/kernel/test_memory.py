@@ -64,3 +64,31 @@ def test_graph_outputs_are_never_in_the_arena():
     plan = plan_memory(program)
     outputs = {v.id for v in program.graph.outputs}
     assert not outputs & set(plan.offsets)
+
+
+def _update_program(update, shape=(6,)):
+    """The fused program of ``(x, s) -> (sum(x), update(x, s))``, and the donation asked:
+    output 1 (the new ``s``) into input 1."""
+    x = numpy.ones(shape, numpy.float32)
+    program = _program(lambda a, s: (F.sum(a), update(a, s)), x, x + 1)
+    return program, {1: 1}
+
+
+def test_an_update_read_at_its_own_index_is_written_into_its_input():
+    from dualgrad_jit.kernel.memory import donations
+
+    for update in (lambda a, s: s - 0.1 * a,
+                   lambda a, s: s - F.sum(s) * a):  # (the sum has read all of s before)
+        program, pairs = _update_program(update)
+        graph = program.graph
+        assert donations(program, pairs) == [(graph.outputs[1].id, graph.inputs[1].id)]
+
+
+def test_no_update_is_written_into_an_input_read_elsewhere_or_later():
+    from dualgrad_jit.kernel.memory import donations
+
+    reversed_read, _ = _update_program(lambda a, s: s[::-1] - a)
+    assert donations(reversed_read, {1: 1}) == []  # s[5] is read after s[0] was written
+    x = numpy.ones(6, numpy.float32)
+    returned = _program(lambda a, s: (s * 1.0 + a, s), x, x)  # the old s is a result
+    assert donations(returned, {0: 1}) == []
