@@ -169,6 +169,23 @@ class _HostCall:
         env[eq.out.id] = y
 
 
+def _sequenced(calls):
+    """``calls`` with every run of two or more consecutive one-chunk kernel calls made
+    one ``SequenceCall`` (one ctypes call for the run; see ``sequence``)."""
+    from .sequence import SequenceCall
+
+    out, run = [], []
+    for call in calls + [None]:
+        if type(call) is _KernelCall and len(call.chunks) == 1:
+            run.append(call)
+            continue
+        out.extend([SequenceCall(run)] if len(run) > 1 else run)
+        run = []
+        if call is not None:
+            out.append(call)
+    return out
+
+
 def _operand(x):
     """A Var's id (looked up per call) or a constant's value."""
     return x.value if isinstance(x, Const) else x.id
@@ -231,6 +248,7 @@ class LoadedProgram:
             else:
                 eq = step.equation
                 self.calls.append(_host_call(step, self.views.get(eq.out.id)))
+        self.calls = _sequenced(self.calls)
         self.lock = threading.Lock()
         self.input_plan = [(v.id, v.aval.dtype) for v in graph.inputs]
         self.input_ids = [v.id for v in graph.inputs]

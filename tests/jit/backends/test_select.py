@@ -96,3 +96,29 @@ def test_parts_no_worker_started_are_run_by_the_caller():
             blocker.result()
     assert sorted(k for k, _ in ran) == list(range(5))
     assert {ident for _, ident in ran} == {threading.get_ident()}
+
+
+def test_consecutive_kernels_run_as_one_sequence_with_the_same_results(monkeypatch):
+    from dualgrad_jit.backends.llvm.sequence import SequenceCall
+
+    def step(x, w):  # a product, then a softmax-like chain of small kernels
+        z = F.matmul(x, w)
+        return F.sum(F.exp(z - F.max(z, axis=1, keepdims=True)), axis=1) * 0.5 + F.tanh(z[:, 0])
+
+    rng = numpy.random.default_rng(3)
+    x = rng.standard_normal((16, 8)).astype(numpy.float32)
+    w = rng.standard_normal((8, 5)).astype(numpy.float32)
+    grouped = dj.jit(step, backend="llvm")
+    grouped(x, w)
+    (variant,) = grouped.variants(x, w)
+    calls = variant.runner().calls
+    sequences = [c for c in calls if isinstance(c, SequenceCall)]
+    assert sequences and all(c.count > 1 for c in sequences)
+    monkeypatch.setattr(runtime, "_sequenced", lambda calls: calls)
+    separate = dj.jit(step, backend="llvm")
+    separate(x, w)
+    (variant,) = separate.variants(x, w)
+    assert not any(isinstance(c, SequenceCall) for c in variant.runner().calls)
+    for _ in range(2):  # new inputs are patched into the tables on every call
+        x = rng.standard_normal((16, 8)).astype(numpy.float32)
+        numpy.testing.assert_array_equal(grouped(x, w).array, separate(x, w).array)
