@@ -145,14 +145,14 @@ def build_dualgrad_jit(dev, backend):
 
 
 def build_dualgrad_function(dev, backend):
-    try:  # W3's symbolic step, its shared variables holding the device arrays
-        f, reset = w3.dualgrad_function(types.SimpleNamespace(init=dev.init), backend)
-    except TypeError as error:
-        raise _harness.NotRunError(
-            "dj.shared holds numpy arrays only, so the parameters cannot stay on the device "
-            f"({_harness._describe(error)})") from error
+    """W3's symbolic step (``w3.dualgrad_function``) built on the device's initial
+    parameters: ``dj.shared`` keeps device arrays on the device, so the function reads
+    them there, runs there (backend 'auto' picks 'cuda') and writes its updates into
+    them; the batch is passed as device arrays."""
+    f, reset = w3.dualgrad_function(types.SimpleNamespace(init=dev.init), backend)
     impl = w3.make_impl(reset, dev.timed(lambda: f(dev.x, dev.t)), lambda loss: float(loss))
-    impl.describe = lambda: f"backend {_harness.resolved_backend(f, backend)}"
+    impl.describe = lambda: (f"backend {_harness.resolved_backend(f, backend)}, parameters "
+                             "in dj.shared on cupy arrays")
     return impl
 
 
@@ -195,7 +195,8 @@ def run(args, log=_harness.log):
              "up to a device synchronisation. `cupy (hand-written)` is the floor (backward "
              "by hand, no autodiff). `dualgrad eager` runs the Chainer-style step on a model "
              "moved with `to_device('gpu')`; `dualgrad dj.jit` compiles that step; "
-             "`dualgrad dj.function` the symbolic graph with `updates`. Every "
+             "`dualgrad dj.function` the symbolic graph with `updates` of "
+             "shared variables holding the device arrays. Every "
              f"implementation's first {w3.CHECK_STEPS} losses from the same start are "
              "checked against the hand-written step run by numpy on the host (rtol 2e-4) "
              "before timing. Lower is better.")

@@ -13,6 +13,12 @@ optimised (stabilisation included: ``log(1 + x)`` runs as ``log1p``) and cached,
 every call runs it.  Updates of shared variables are computed in the same run and
 written after all outputs, as in Theano.
 
+Device data: a function whose arguments or shared variables include device (cupy)
+arrays runs on the device (backend 'auto' picks 'cuda') and returns fresh device
+arrays; its host (numpy) arguments are copied to the device on every call, as Theano
+copied the numpy inputs of a graph on the GPU (pass device arrays to save the copies).
+Updates are written into each shared variable's own array, wherever it lives.
+
 Called with plain arrays it returns plain arrays, as Theano does.  Called with
 Variables that want gradients (under ``dg.config.enable_backprop``), it returns
 Variables, each float one a single differentiable node on the tape, so a compiled
@@ -32,12 +38,12 @@ import warnings
 import numpy
 
 import dualgrad as dg
-from dualgrad.backend import get_array_module
+from dualgrad.backend import get_array_module, import_cupy, is_cupy_array, to_device
 from dualgrad.core import state as state_module
 from dualgrad.core import tape
 from dualgrad.core.abstract import AbstractArray
 from dualgrad.core.variable import Variable, make_output
-from dualgrad.errors import DTypeError, DualgradError, ShapeError
+from dualgrad.errors import DeviceError, DTypeError, DualgradError, ShapeError
 from dualgrad.ops import elementwise as ew
 from dualgrad.ops import random as random_ops
 
@@ -159,7 +165,7 @@ class Function:
     # -- calling ----------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
         values = self._values(args, kwargs)
-        arrays = self._filter(values)
+        arrays = self._place(self._filter(values), values)
         executable = self._executable(arrays)
         if tape.TRACER is not None:
             results = self._run_traced(executable, values, arrays)
@@ -172,11 +178,38 @@ class Function:
         return results
 
     def _bind(self, args, kwargs):
-        return self._filter(self._values(args, kwargs))
+        values = self._values(args, kwargs)
+        return self._place(self._filter(values), values)
 
     def _filter(self, values):
         return [_filter(spec, position, value)
                 for position, (spec, value) in enumerate(zip(self.inputs, values))]
+
+    def _place(self, arrays, values):
+        """The arguments on the device when any argument or shared value is a device
+        array (host ones copied there, see the module docstring), else as they are."""
+        shared = [s.container._array for s in self._shared]
+        if not any(map(is_cupy_array, arrays + shared)):
+            return arrays
+        if self.backend == "llvm":
+            where = ([_label(spec, i) for i, (spec, a) in enumerate(zip(self.inputs, arrays))
+                      if is_cupy_array(a)] + [f"shared variable {s.name or s!r}"
+                                              for s in self._shared if s.on_device])[0]
+            raise DeviceError(f"{self.name}: {where} is a device (cupy) array but backend "
+                              "'llvm' runs on the CPU; use backend='cuda' or 'auto', or "
+                              "keep the data on the host (cupy.asnumpy(array))")
+        xp = get_array_module(*arrays, *shared)
+        placed = []
+        for position, (spec, array, value) in enumerate(zip(self.inputs, arrays, values)):
+            if not is_cupy_array(array):
+                if dg.config.enable_backprop and _wants_grad(value):  # (and its gradient)
+                    raise DeviceError(
+                        f"{self.name}: {_label(spec, position)} is a host Variable that "
+                        "wants a gradient, but the function runs on the device (it reads "
+                        "device arrays); move it there first: x.to_device('gpu')")
+                array = xp.asarray(array)
+            placed.append(array)
+        return placed
 
     def _values(self, args, kwargs):
         """What the caller passed for each input (or its default), not converted yet."""
@@ -202,8 +235,9 @@ class Function:
         shared = tuple((s.container._array.dtype.str, s.container._array.shape)
                        for s in self._shared)
         values = tuple(arrays[i].item() for i in self._specialised)
+        on_device = any(map(is_cupy_array, arrays)) or any(s.on_device for s in self._shared)
         return (tuple((a.dtype.str, a.shape) for a in arrays), shared, values,
-                dg.config.train)
+                dg.config.train, on_device)
 
     def _executable(self, arrays):
         executable = self._cache.get(self._signature(arrays))
@@ -240,7 +274,10 @@ class Function:
         executable = Executable(graph, _sources(tracer), None, len(outputs),
                                 [target for target, _ in writes], [], [],
                                 (start, drawn) if drawn else None, self.name)
-        executable.backend = select.resolve(self.backend, arrays)
+        shared = [s.container._array for s in self._shared]
+        # a function whose device data are all shared variables runs on the device too
+        executable.backend = select.resolve(self.backend, arrays + shared)
+        executable.device = any(map(is_cupy_array, arrays + shared))
         return executable
 
     def _trace(self, tracer, evaluator):
@@ -255,8 +292,8 @@ class Function:
         return operands[:count], writes
 
     def _run(self, executable, arrays):
-        inputs = [arrays[where] if kind == "arg" else where.read()
-                  for kind, where in executable.sources]
+        inputs = _on_device([arrays[where] if kind == "arg" else where.read()
+                             for kind, where in executable.sources], executable)
         renumbered = executable._renumber_random_draws()  # fresh numbers on every call
         owned = frozenset()
         if executable.backend == "numpy":
@@ -294,7 +331,7 @@ class Function:
                 value = values[where]
                 operand = _tape_operand(value, array) if _wants_grad(value) else array
             else:
-                array = where.read()
+                array = _on_device([where.read()], executable)[0]
                 owner = where.owner if where.kind == "array" else None
                 if any(owner is target for target in written):
                     array = array.copy()
@@ -404,7 +441,8 @@ def _updates(updates):
         if any(t is target for t, _ in pairs):
             raise ValueError(f"updates: {target!r} is updated twice")
         if not isinstance(expr, TensorVariable):  # a number or array: in the target's dtype
-            expr = constant(target.type.filter(expr, name=f"the update of {target!r}"))
+            value = target.type.filter(expr, name=f"the update of {target!r}")
+            expr = constant(to_device(value, "cpu"))  # constants are kept on the host
         _check_type("updates", target, expr)
         pairs.append((target, expr))
     return pairs
@@ -461,14 +499,27 @@ def _check_update(target, value):
                          f"shape {shape}", hint="an update must keep the shared value's shape")
 
 
+def _label(spec, position):
+    name = spec.variable.name
+    return f"input {position} ({name!r})" if name else f"input {position}"
+
+
 def _filter(spec, position, value):
     variable = spec.variable
-    label = f"input {position} ({variable.name!r})" if variable.name else f"input {position}"
     if not variable.type.known:
-        array = numpy.asarray(getattr(value, "_array", value))
-        return array
-    return variable.type.filter(value, name=label, strict=spec.strict,
+        array = getattr(value, "_array", value)
+        return array if is_cupy_array(array) else numpy.asarray(array)
+    return variable.type.filter(value, name=_label(spec, position), strict=spec.strict,
                                 allow_downcast=spec.allow_downcast)
+
+
+def _on_device(inputs, executable):
+    """The graph inputs of a run on the device, all there (a host shared value read by a
+    function that runs on the device is copied to it)."""
+    if not getattr(executable, "device", False):
+        return inputs
+    cupy = import_cupy()  # imported already: the function read device arrays
+    return [a if is_cupy_array(a) else cupy.asarray(a) for a in inputs]
 
 
 def _sources(tracer):
@@ -491,11 +542,14 @@ def _fresh(outputs, inputs, owned=()):
     """Outputs the caller owns: never an input, a shared value, a constant or another
     output (Theano returns fresh arrays too).  Positions in ``owned`` are arrays the
     runner made for this call alone, kept as they are."""
-    arrays = [a for a in inputs if isinstance(a, numpy.ndarray)]
     fresh = []
     for position, out in enumerate(outputs):
         if position not in owned:
-            shared = any(numpy.may_share_memory(out, a) for a in arrays + fresh)
-            out = out.copy() if shared or not out.flags.writeable else out
+            xp = get_array_module(out)  # numpy or cupy: each has may_share_memory
+            shared = any(xp.may_share_memory(out, a) for a in inputs + fresh
+                         if isinstance(a, xp.ndarray))
+            # cupy's flags have no ``writeable``: device arrays are always writeable
+            writeable = getattr(out.flags, "writeable", True)
+            out = out.copy() if shared or not writeable else out
         fresh.append(out)
     return fresh

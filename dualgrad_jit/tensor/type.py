@@ -4,11 +4,13 @@
 unknown size.  A known size is an int; Theano's *broadcastable* dimensions are the ones
 known to be 1 (``row`` is ``(1, None)``).  A type is callable: ``T.dmatrix('x')`` makes a
 placeholder of that type.  ``filter`` turns what a caller passes (arrays, lists, ``range``,
-Python numbers) into an array of the type, with Theano's casting rules.
+Python numbers) into an array of the type, with Theano's casting rules; device (cupy)
+arrays stay on the device.
 """
 
 import numpy
 
+from dualgrad.backend import is_cupy_array
 from dualgrad.errors import DTypeError, ShapeError
 
 _RANK_NAMES = {
@@ -102,7 +104,8 @@ class TensorType:
 
     # -- checking values ----------------------------------------------------------------
     def filter(self, value, name="input", strict=False, allow_downcast=None):
-        """``value`` as a numpy array of this type, or a typed error naming ``name``.
+        """``value`` as an array of this type, or a typed error naming ``name``.  A
+        device (cupy) array stays on the device; anything else becomes a numpy array.
 
         Theano's rules: an array of the same dtype is used as is; an array of another
         dtype is cast only when that loses nothing (int32 into float64) unless
@@ -141,25 +144,31 @@ def _as_dtype(ttype, value, name, strict, allow_downcast):
     dtype = numpy.dtype(ttype.dtype)
     if hasattr(value, "_array"):  # an eager Variable
         value = value._array
-    if isinstance(value, (numpy.ndarray, numpy.generic)):
+    if isinstance(value, numpy.generic):
         value = numpy.asarray(value)
-        if value.dtype == dtype:
-            return value
-        if strict:
-            raise DTypeError("function", f"{name} is {ttype} and strict: got {value.dtype}",
-                             hint=f"pass an array of dtype {dtype}")
-        if allow_downcast or numpy.can_cast(value.dtype, dtype, "safe"):
-            return value.astype(dtype)
-        raise DTypeError(
-            "function", f"{name} is {ttype}: casting an array of dtype {value.dtype} to "
-            f"{dtype} may lose precision",
-            hint=f"cast the data yourself (.astype('{dtype}')) or pass "
-            "allow_input_downcast=True to dj.function",
-        )
+    if isinstance(value, numpy.ndarray) or is_cupy_array(value):
+        return _cast_array(ttype, dtype, value, name, strict, allow_downcast)
     if strict:
         raise DTypeError("function", f"{name} is {ttype} and strict: got a "
                          f"{type(value).__name__}", hint=f"pass a numpy array of dtype {dtype}")
     return _convert_python(ttype, dtype, value, name, allow_downcast)
+
+
+def _cast_array(ttype, dtype, value, name, strict, allow_downcast):
+    """A numpy or device array in ``dtype``, on the device it is on."""
+    if value.dtype == dtype:
+        return value
+    if strict:
+        raise DTypeError("function", f"{name} is {ttype} and strict: got {value.dtype}",
+                         hint=f"pass an array of dtype {dtype}")
+    if allow_downcast or numpy.can_cast(value.dtype, dtype, "safe"):
+        return value.astype(dtype)
+    raise DTypeError(
+        "function", f"{name} is {ttype}: casting an array of dtype {value.dtype} to "
+        f"{dtype} may lose precision",
+        hint=f"cast the data yourself (.astype('{dtype}')) or pass "
+        "allow_input_downcast=True to dj.function",
+    )
 
 
 def _convert_python(ttype, dtype, value, name, allow_downcast):
