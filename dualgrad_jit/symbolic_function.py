@@ -38,22 +38,23 @@ import warnings
 import numpy
 
 import dualgrad as dg
-from dualgrad.backend import get_array_module, import_cupy, is_cupy_array, to_device
+from dualgrad.backend import get_array_module, import_cupy, is_cupy_array
 from dualgrad.core import state as state_module
 from dualgrad.core import tape
 from dualgrad.core.abstract import AbstractArray
 from dualgrad.core.variable import Variable, make_output
-from dualgrad.errors import DeviceError, DTypeError, DualgradError, ShapeError
+from dualgrad.errors import DeviceError, DualgradError
 from dualgrad.ops import elementwise as ew
 from dualgrad.ops import random as random_ops
 
+from . import function_arguments as arguments
 from .backends import select
 from .executable import Executable
 from .ir import interpret
 from .layer import TapedGraph, call
 from .passes import optimize
 from .tensor.evaluate import Evaluator, MissingInputError, walk
-from .tensor.variable import TensorVariable, as_tensor_variable, constant
+from .tensor.variable import TensorVariable, as_tensor_variable
 from .trace import Tracer
 from .vjp import CompiledGraph
 
@@ -118,10 +119,10 @@ class Function:
         self._single = outputs is not None and not isinstance(outputs, (list, tuple))
         outputs = [] if outputs is None else [outputs] if self._single else list(outputs)
         self.outputs = [as_tensor_variable(o) for o in outputs]
-        self.updates = _updates(updates)
-        self.givens = _givens(givens)
+        self.updates = arguments.updates(updates)
+        self.givens = arguments.givens(givens)
         self._shared = self._check_graph(on_unused_input)
-        defaults = _default_updates(self._shared, self.updates, no_default_updates)
+        defaults = arguments.default_updates(self._shared, self.updates, no_default_updates)
         if defaults:
             self.updates += defaults
             self._shared = self._check_graph("ignore")
@@ -287,7 +288,7 @@ class Function:
         count = len(self.outputs)
         writes = []
         for (target, _), value, operand in zip(self.updates, values[count:], operands[count:]):
-            _check_update(target, value)
+            arguments.check_update(target, value)
             writes.append((target.container, operand))  # written back after the run
         return operands[:count], writes
 
@@ -422,81 +423,16 @@ def _as_in(item, allow_input_downcast):
     return spec
 
 
-def _pairs(mapping, what):
-    if mapping is None:
-        return []
-    items = list(mapping.items()) if isinstance(mapping, dict) else list(mapping)
-    for item in items:
-        if not isinstance(item, (tuple, list)) or len(item) != 2:
-            raise TypeError(f"{what} must be (variable, expression) pairs or a dict, got {item!r}")
-    return [tuple(item) for item in items]
 
 
-def _updates(updates):
-    pairs = []
-    for target, expr in _pairs(updates, "updates"):
-        if getattr(target, "kind", None) != "shared":
-            raise TypeError(f"updates: {target!r} is not a shared variable (only dj.shared "
-                            "variables can be updated)")
-        if any(t is target for t, _ in pairs):
-            raise ValueError(f"updates: {target!r} is updated twice")
-        if not isinstance(expr, TensorVariable):  # a number or array: in the target's dtype
-            value = target.type.filter(expr, name=f"the update of {target!r}")
-            expr = constant(to_device(value, "cpu"))  # constants are kept on the host
-        _check_type("updates", target, expr)
-        pairs.append((target, expr))
-    return pairs
 
 
-def _default_updates(shared, updates, no_default_updates):
-    """``(shared, default_update)`` for the shared variables read that have one, are not
-    updated explicitly and are not excluded (Theano's rule)."""
-    if no_default_updates is True:
-        return []
-    excluded = list(no_default_updates or [])
-    found = []
-    for variable in shared:
-        expr = getattr(variable, "default_update", None)
-        if expr is None or any(t is variable for t, _ in updates) or any(
-                x is variable for x in excluded):
-            continue
-        found.append((variable, expr))
-    return found
 
 
-def _givens(givens):
-    out = {}
-    for variable, replacement in _pairs(givens, "givens"):
-        if not isinstance(variable, TensorVariable):
-            raise TypeError(f"givens: {variable!r} is not a symbolic variable")
-        replacement = as_tensor_variable(replacement)
-        _check_type("givens", variable, replacement)
-        out[variable] = replacement
-    return out
 
 
-def _check_type(what, variable, expr):
-    """Theano's rule: a replacement or update has the type of what it replaces."""
-    if not variable.type.known or not expr.type.known:
-        return
-    if expr.ndim != variable.ndim:
-        raise ShapeError(what, f"{variable!r} is {variable.type} but its new value {expr!r} "
-                         f"is {expr.type}", hint="give it a value of the same rank")
-    if expr.dtype != variable.dtype:
-        raise DTypeError(what, f"{variable!r} is {variable.type} but its new value {expr!r} "
-                         f"is {expr.type}", hint=f"cast it: (...).astype('{variable.dtype}')")
 
 
-def _check_update(target, value):
-    current = target.container._array
-    shape = tuple(getattr(value, "shape", ()))
-    dtype = numpy.dtype(getattr(value, "dtype", current.dtype))
-    if dtype != current.dtype:
-        raise DTypeError("updates", f"{target!r} holds {current.dtype} but its update is "
-                         f"{dtype}", hint=f"cast the update: (...).astype('{current.dtype}')")
-    if shape != current.shape:
-        raise ShapeError("updates", f"{target!r} has shape {current.shape} but its update has "
-                         f"shape {shape}", hint="an update must keep the shared value's shape")
 
 
 def _label(spec, position):
