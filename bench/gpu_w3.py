@@ -5,10 +5,11 @@
 
 float32, int32 labels; the batch and the parameters live on the device. One timed unit
 is a whole step (forward, backward, update of the parameters the library holds), up to
-a device synchronisation. The floor is the step written by hand in cupy (``cupy_step``:
-the numpy floor of W3, op for op). Before timing, every implementation runs three steps
-from the same parameters and its losses must match those of the hand-written step run
-by numpy on the host (so the cupy floor is checked too).
+a device synchronisation. The floor is the step written by hand in cupy
+(``w3.sgd_step`` with cupy: the numpy floor of W3, op for op). Before timing, every
+implementation runs three steps from the same parameters and its losses must match
+those of the hand-written step run by numpy on the host (so the cupy floor is checked
+too).
 
 Without a CUDA device (or without cupy) the script prints one line saying so and exits
 leaving RESULTS.md alone. ``run_all.py`` runs it only with ``--gpu``.
@@ -62,38 +63,11 @@ class DeviceProblem:
 # -- cupy, by hand: the floor --------------------------------------------------------------------
 
 
-def cupy_step(cupy, params, x, t, rows, lr=w3.LR):
-    """``w3.numpy_step`` in cupy: one SGD step in place; returns the loss (on the device,
-    so that the step does not wait for it)."""
-    W1, b1, W2, b2 = params
-    h = x @ W1.T
-    h += b1
-    cupy.tanh(h, out=h)
-    z = h @ W2.T
-    z += b2
-    z -= z.max(axis=1, keepdims=True)
-    e = cupy.exp(z)
-    s = e.sum(axis=1, keepdims=True)
-    loss = cupy.mean(cupy.log(s[:, 0]) - z[rows, t])
-    e /= s
-    e[rows, t] -= 1
-    e *= lr / x.shape[0]  # e is now lr * dloss/dz
-    gh = e @ W2  # before W2 changes
-    W2 -= e.T @ h
-    b2 -= e.sum(axis=0)
-    h *= h
-    cupy.subtract(1, h, out=h)
-    gh *= h  # lr * dloss/d(pre-activation)
-    W1 -= gh.T @ x
-    b1 -= gh.sum(axis=0)
-    return loss
-
-
 def build_cupy(dev):
     cupy = dev.cupy
     params = [p.copy() for p in dev.init]
     rows = cupy.arange(dev.x.shape[0])
-    step = dev.timed(lambda: cupy_step(cupy, params, dev.x, dev.t, rows))
+    step = dev.timed(lambda: w3.sgd_step(cupy, params, dev.x, dev.t, rows))
     return w3.make_impl(dev.resetter(lambda: params), step, float)
 
 

@@ -62,28 +62,33 @@ def make_impl(reset, step, loss_value, note=""):
 
 
 def numpy_step(params, x, t, lr=LR):
-    """One SGD step in place; returns the loss. The batch-mean and ``lr`` are folded into
-    the output gradient once (10 numbers per example) rather than into every weight."""
+    """One SGD step in place; returns the loss (``sgd_step`` with numpy)."""
+    return float(sgd_step(numpy, params, x, t, numpy.arange(x.shape[0]), lr))
+
+
+def sgd_step(xp, params, x, t, rows, lr=LR):
+    """One SGD step in place with array module ``xp`` (numpy, or cupy for the GPU
+    benchmark); returns the loss as a 0-d array (a device loss does not wait for the
+    step).  The batch-mean and ``lr`` are folded into the output gradient once (10
+    numbers per example) rather than into every weight."""
     W1, b1, W2, b2 = params
-    batch = x.shape[0]
     h = x @ W1.T
     h += b1
-    numpy.tanh(h, out=h)
+    xp.tanh(h, out=h)
     z = h @ W2.T
     z += b2
     z -= z.max(axis=1, keepdims=True)
-    e = numpy.exp(z)
+    e = xp.exp(z)
     s = e.sum(axis=1, keepdims=True)
-    rows = numpy.arange(batch)
-    loss = float(numpy.mean(numpy.log(s[:, 0]) - z[rows, t]))
+    loss = xp.mean(xp.log(s[:, 0]) - z[rows, t])
     e /= s
     e[rows, t] -= 1
-    e *= lr / batch  # e is now lr * dloss/dz
+    e *= lr / x.shape[0]  # e is now lr * dloss/dz
     gh = e @ W2  # before W2 changes
     W2 -= e.T @ h
     b2 -= e.sum(axis=0)
     h *= h
-    numpy.subtract(1, h, out=h)
+    xp.subtract(1, h, out=h)
     gh *= h  # lr * dloss/d(pre-activation)
     W1 -= gh.T @ x
     b1 -= gh.sum(axis=0)
