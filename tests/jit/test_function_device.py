@@ -6,7 +6,6 @@ refuse to be seen as numpy) with the generated CUDA C compiled for the CPU by
 ``backends/cuda_host`` (g++), as ``backends/test_cuda_program`` runs whole programs.
 """
 
-import sys
 import types
 
 import numpy
@@ -16,14 +15,12 @@ import dualgrad as dg
 import dualgrad.functions as F
 import dualgrad_jit as dj
 import dualgrad_jit.tensor as T
-from dualgrad import cuda
 from dualgrad.errors import DeviceError, DTypeError, ShapeError
 from dualgrad_jit.backends import select
-from dualgrad_jit.backends.cuda import program as cuda_program
 
-from ..ops.test_ops_gpu import DeviceArray, StandInCupy, on_device
+from ..ops.test_ops_gpu import DeviceArray, on_device
 from .backends import cuda_host
-from .backends.test_cuda_program import HostKernels, _assert_matches
+from .backends.test_cuda_program import HostKernels, _assert_matches, install_standin
 
 LR = numpy.float32(0.1)
 
@@ -48,12 +45,7 @@ def device(request, monkeypatch):
     monkeypatch.setattr(DeviceArray, "flags", property(lambda self: types.SimpleNamespace(
         c_contiguous=self._a.flags.c_contiguous, f_contiguous=self._a.flags.f_contiguous,
         owndata=self._a.flags.owndata)))
-    standin = StandInCupy()
-    monkeypatch.setitem(sys.modules, "cupy", standin)
-    monkeypatch.setattr(cuda, "is_available", lambda: True)
-    monkeypatch.setattr(cuda_program, "load", lambda program: cuda_program.DeviceProgram(
-        program, library.module(program), standin))
-    return standin
+    return install_standin(monkeypatch, library)
 
 
 def _problem():

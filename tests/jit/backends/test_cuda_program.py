@@ -141,7 +141,12 @@ def device(request, monkeypatch):
         import cupy
 
         return cupy
-    library = request.getfixturevalue("host_kernels")
+    return install_standin(monkeypatch, request.getfixturevalue("host_kernels"))
+
+
+def install_standin(monkeypatch, library):
+    """The stand-in installed as cupy (for this test), its programs' kernels taken from
+    ``library`` (compiled by g++); returns it."""
     standin = StandInCupy()
     monkeypatch.setitem(sys.modules, "cupy", standin)
     monkeypatch.setattr(cuda, "is_available", lambda: True)
