@@ -3,7 +3,9 @@
 Every equation's op declares one lowering (``dualgrad.lowering``).  Pointwise lowerings
 (elementwise, index maps, generators) are *inlined* into the kernels that read them, so
 a chain of elementwise ops, views and broadcasts costs one loop and no temporaries;
-reductions absorb their pointwise producers (the pre-map).  Library calls (gemm...),
+reductions absorb their pointwise producers (the pre-map), and a reduction read only by
+an elementwise chain of its own shape is computed by the kernel at the end of that
+chain (the epilogue: ``log(sum(exp(z - m))) + m`` is one kernel).  Library calls (gemm...),
 composites and everything else run as host steps that end fusion.
 
 A value gets a buffer (is *materialised*) when it is a graph output, a host step reads
@@ -91,6 +93,7 @@ class _Planner:
             low, kind = (None, "host") if eq.op in host else _classify(eq)
             self.lowerings[eq.out.id], self.kinds[eq.out.id] = low, kind
         self.materialised, self.report = set(), []
+        self.absorbed = {}  # root Var id -> the reduction equation its kernel performs
         self._decide()
 
     def _decide(self):
@@ -111,6 +114,43 @@ class _Planner:
                 self.materialised.add(var.id)
             self.report.append((f"%{var.id} = {eq.op.name}",
                                 reason or "fused into the kernels reading it (no buffer)"))
+        self._absorb_epilogues(consumers, outputs)
+
+    def _absorb_epilogues(self, consumers, outputs):
+        """A reduction whose only reader is an elementwise chain of its own shape, ending
+        at a materialised pointwise value, is computed by that value's kernel: the
+        chain becomes the reduction's epilogue (``log(sum(exp(z))) + m`` is one
+        kernel), and the reduction result gets no buffer."""
+        report = dict(self.report)
+        for eq in self.graph.equations:
+            if self.kinds[eq.out.id] != "reduce" or eq.out.id in outputs:
+                continue
+            root = self._epilogue_root(eq.out, consumers)
+            if root is None or root.id in self.absorbed:
+                continue
+            self.absorbed[root.id] = eq
+            self.materialised.discard(eq.out.id)
+            report[f"%{eq.out.id} = {eq.op.name}"] = (
+                f"reduction computed by the kernel of %{root.id} (its epilogue)")
+        self.report = list(report.items())
+
+    def _epilogue_root(self, var, consumers):
+        """The materialised pointwise value that reads ``var`` through single-reader
+        elementwise ops of ``var``'s shape only, or None."""
+        while True:
+            users = consumers.get(var.id, [])
+            if len(users) != 1 or users[0].out.shape != var.shape:
+                return None
+            user = users[0]
+            if not isinstance(self.lowerings[user.out.id], lw.Elementwise) or \
+                    self.kinds[user.out.id] != "pointwise":
+                return None
+            if any(not isinstance(x, Const) and x.id == var.id and x.shape != var.shape
+                   for x in user.inputs):
+                return None
+            if user.out.id in self.materialised:
+                return user.out
+            var = user.out
 
     def _why_host(self, eq):
         low = self.lowerings[eq.out.id]
@@ -207,6 +247,9 @@ class _KernelBuilder:
 
     def build(self):
         shape = self.eq.out.shape
+        absorbed = self.planner.absorbed.get(self.eq.out.id)
+        if absorbed is not None:
+            return self._build_reduction(absorbed)
         if self.planner.kinds[self.eq.out.id] == "pointwise" and len(shape) != 1:
             # First try a flat 1-d loop (best for vectorising); fall back to the n-d
             # domain when some read needs coordinates (broadcasts, transposes...).
@@ -219,6 +262,7 @@ class _KernelBuilder:
 
     def _reset(self):
         self.buffers, self.positions, self.unravelled, self.memo = [], {}, False, {}
+        self.epilogue = None  # (reduction Var id, flat text of its point, its value)
 
     def _buffer(self, value):
         key = ("c", id(value)) if isinstance(value, Const) else value.id
@@ -246,9 +290,12 @@ class _KernelBuilder:
         out = self._buffer(self.eq.out)
         return self._finish(domain, [K.Store(out, point.flat, value)])
 
-    def _build_reduction(self):
+    def _build_reduction(self, eq=None):
+        """The kernel of reduction ``eq`` (this kernel's own equation by default); for an
+        absorbed reduction, the stores are the root's value computed from it."""
         self._reset()
-        eq, low = self.eq, self.planner.lowerings[self.eq.out.id]
+        eq = eq or self.eq
+        low = self.planner.lowerings[eq.out.id]
         x = eq.inputs[0]
         axes = low.axes
         kept = [d for d in range(len(x.shape)) if d not in axes]
@@ -269,7 +316,10 @@ class _KernelBuilder:
         value = to_kernel(low.post, [K.acc(acc_dtype), count], acc_dtype)
         out_point = _Point(eq.out.shape, coords=self._out_coords(eq.out.shape, kept, low),
                            builder=self)
-        out = self._buffer(eq.out)
+        if eq is not self.eq:  # the root reads the reduction at its own point only
+            self.epilogue = (eq.out.id, K.render_text(out_point.flat), value)
+            value = self._compute(self.eq, out_point)
+        out = self._buffer(self.eq.out)
         return self._finish(domain, [K.Store(out, out_point.flat, value)], reduce)
 
     @staticmethod
@@ -288,6 +338,10 @@ class _KernelBuilder:
     # -- values ------------------------------------------------------------------------
     def _value(self, value, point):
         """The element of graph value ``value`` at ``point`` (a KExpr)."""
+        if self.epilogue is not None and not isinstance(value, Const) and \
+                value.id == self.epilogue[0]:
+            assert K.render_text(point.flat) == self.epilogue[1], "epilogue read elsewhere"
+            return self.epilogue[2]
         if isinstance(value, Const):
             if not value.shape and not hasattr(value.value, "shape"):
                 return Weak(value.value)

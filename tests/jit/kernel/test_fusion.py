@@ -68,3 +68,52 @@ def test_the_fusion_report_says_why_values_got_buffers():
     assert "MatMul: host step: library call gemm (ends fusion)" in report
     assert "Tanh: graph output" in report
     assert "Mul: fused into the kernels reading it" in report
+
+
+def _fused(fn, *arrays):
+    """The graph as compiled backends take it (composites expanded), and its program."""
+    from dualgrad_jit.backends.select import compilable
+
+    compiled = dj.jit(fn, backend="numpy")
+    compiled(*arrays)
+    (executable,) = compiled.variants(*arrays)
+    graph = compilable(executable.graph)
+    return graph, fuse(graph)
+
+
+def test_a_reduction_read_once_at_its_own_shape_takes_its_reader_as_epilogue():
+    """``log(sum(exp(z - m))) + m``: the sum and its epilogue are one kernel, the sum
+    gets no buffer; the log-softmax ``z - lse`` reads lse broadcast, so lse keeps one."""
+    def log_softmax(z):
+        m = F.max(z, axis=1, keepdims=True)
+        lse = F.log(F.sum(F.exp(z - m), axis=1, keepdims=True)) + m
+        return z - lse
+
+    z = numpy.random.default_rng(4).standard_normal((6, 5)).astype(numpy.float32)
+    graph, program = _fused(log_softmax, z)
+    (summed,) = [k for k in program.kernels() if k.reduce and k.reduce.combine == "add"]
+    (store,) = summed.stores
+    assert "log(acc)" in K_text(store.value)
+    assert "its epilogue" in program.fusion_report()
+    (want,) = interpret(graph, [z])[:1]
+    (got,) = run_program(program, [z])[:1]
+    numpy.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def test_a_reduction_with_two_readers_keeps_its_buffer():
+    def two_readers(x):
+        s = F.sum(x, axis=1)
+        return F.log(s) + F.exp(s)  # two elementwise readers: no single chain
+
+    x = numpy.random.default_rng(5).uniform(1, 2, (4, 3)).astype(numpy.float32)
+    graph, program = _fused(two_readers, x)
+    assert "its epilogue" not in program.fusion_report()
+    assert len(program.kernels()) == 2
+    numpy.testing.assert_allclose(run_program(program, [x])[0], interpret(graph, [x])[0],
+                                  rtol=1e-6)
+
+
+def K_text(expr):  # noqa: N802 (reads like the IR's own text)
+    from dualgrad_jit.kernel import ir as K
+
+    return K.render_text(expr)
