@@ -25,6 +25,12 @@ from .ir import interpret
 from .passes import optimize
 from .trace.tracer import source_lines
 
+#: guards computed by at most this many ops, none of more than this many elements, are
+#: checked before the run
+EARLY_GUARD_OPS = 8
+EARLY_GUARD_SIZE = 16
+_UNSET = object()
+
 
 class Executable:
     on_value = None  # ``on_value(equation, array)`` sees every value of a replay (modes)
@@ -35,6 +41,7 @@ class Executable:
     on_tape = ()  # positions of the results that join it
     _taped = None  # the layer.TapedGraph replaying onto the tape, made on first need
     _runner = None  # the graph loaded on its backend, made on first need
+    _early = _UNSET  # the guards' part of the graph checked before each run (see below)
     backend = "numpy"
 
     def __init__(self, graph, sources, tree, n_results, writes, grads, guards, rng, name):
@@ -94,6 +101,8 @@ class Executable:
         """``(True, result, None)``, or ``(False, None, why)`` when a guard failed (then
         nothing was written back and the random stream is where it was)."""
         inputs, why = self._gather(args)
+        if why is None:
+            why = self._check_early_guards(inputs)
         if why is not None:
             return False, None, why
         saved_rng = random_ops.get_state()
@@ -111,12 +120,41 @@ class Executable:
             outputs, on_tape = self._taped.run(graph, operands, inputs, self.on_value)
         position = len(outputs) - len(self.guards)
         for guard, array in zip(self.guards, outputs[position:]):
-            if not guard.holds(array):
+            if self._early is None and not guard.holds(array):
                 random_ops.set_state(saved_rng)
                 return False, None, "guard " + guard.describe(array)
         self._write_back(outputs, args)
         results = outputs[: self.n_results] if operands is None else on_tape()
         return True, _unflatten(self.tree, iter(results)), None
+
+    def _early_guards(self):
+        """The part of the graph computing the guards, when it is a few small ops on the
+        inputs (an optimizer's configuration compared with its live value): checked
+        before the run, so a failed guard costs no run and leaves every state as it was
+        (which lets updates be written in place); None otherwise."""
+        if self._early is _UNSET:
+            self._early = None
+            if self.guards:
+                from .ir.graph import Graph
+                from .passes.dce import eliminate_dead_code
+
+                outputs = self.graph.outputs[len(self.graph.outputs) - len(self.guards):]
+                part = eliminate_dead_code(Graph(self.graph.inputs, self.graph.equations,
+                                                 outputs))
+                if len(part.equations) <= EARLY_GUARD_OPS and all(
+                        eq.out.aval.size <= EARLY_GUARD_SIZE for eq in part.equations):
+                    self._early = part
+        return self._early
+
+    def _check_early_guards(self, inputs):
+        """Why a guard checked before the run fails, or None."""
+        part = self._early_guards()
+        if part is None:
+            return None
+        for guard, array in zip(self.guards, interpret(part, inputs)):
+            if not guard.holds(array):
+                return "guard " + guard.describe(array)
+        return None
 
     def _tape_operands(self, args, inputs):
         """The inputs as the tape sees them (the Variable where one wants a gradient, else
@@ -167,7 +205,7 @@ class Executable:
         the graph input holding its current value, which the runner may overwrite in
         place (as the write-back would).  None with guards: they are checked after the
         run, and a failed one must leave the state as it was."""
-        if self.guards:
+        if self.guards and self._early_guards() is None:
             return {}
         reading = {id(where.owner): position
                    for position, (kind, where) in enumerate(self.sources)

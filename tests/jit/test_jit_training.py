@@ -387,3 +387,29 @@ def test_counters_stay_python_ints_and_serialize_as_before(tmp_path):
     other = optimizers.Adam().setup(L.Classifier(MLP()))
     serializers.load_npz(tmp_path / "opt.npz", other)
     assert (other.t, other.epoch, other.target.predictor.l1.W.update_rule.t) == (3, 1, 3)
+
+
+def test_a_guarded_step_checks_its_guards_first_and_updates_in_place():
+    """The optimizer's configuration guard depends on inputs only: it is checked before
+    the run, so the compiled step may write parameters straight into their arrays, and a
+    changed configuration retraces with every parameter as eager has it."""
+    np.random.seed(8)
+    model = L.Classifier(MLP())
+    twin = model.copy(mode="copy")
+    opt, opt_twin = optimizers.MomentumSGD().setup(model), optimizers.MomentumSGD().setup(twin)
+    compiled = jit(step, static_argnums=(0, 1))
+    for x, t in batches(n=3):
+        step(model, opt, x, t)
+        compiled(twin, opt_twin, x, t)
+    (variant,) = compiled.variants(twin, opt_twin, x, t)
+    assert variant.guards and variant._early_guards() is not None
+    if variant.backend == "llvm":
+        assert variant.runner().donated  # parameters and momenta written in place
+    assert_same(snapshot(model, opt), snapshot(twin, opt_twin))
+    opt.add_hook(optimizer_hooks.WeightDecay(0.1))
+    opt_twin.add_hook(optimizer_hooks.WeightDecay(0.1))
+    for x, t in batches(n=2, seed=3):
+        step(model, opt, x, t)
+        compiled(twin, opt_twin, x, t)
+        assert_same(snapshot(model, opt), snapshot(twin, opt_twin))
+    assert compiled.stats["guard_failures"] == 1
