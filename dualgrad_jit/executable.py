@@ -22,6 +22,7 @@ from dualgrad.ops import random as random_ops
 from . import layer
 from .backends import select
 from .ir import interpret
+from .ir.graph import Const, Graph
 from .passes import optimize
 from .trace.tracer import source_lines
 
@@ -135,7 +136,6 @@ class Executable:
         if self._early is _UNSET:
             self._early = None
             if self.guards:
-                from .ir.graph import Graph
                 from .passes.dce import eliminate_dead_code
 
                 outputs = self.graph.outputs[len(self.graph.outputs) - len(self.guards):]
@@ -147,11 +147,19 @@ class Executable:
         return self._early
 
     def _check_early_guards(self, inputs):
-        """Why a guard checked before the run fails, or None."""
+        """Why a guard checked before the run fails, or None.  (The few ops run straight
+        through their ``forward``: the inputs were checked by ``_gather``.)"""
         part = self._early_guards()
         if part is None:
             return None
-        for guard, array in zip(self.guards, interpret(part, inputs)):
+        env = {var.id: array for var, array in zip(part.inputs, inputs)}
+        xp = get_array_module(*(env[x.id] for eq in part.equations for x in eq.inputs
+                                if not isinstance(x, Const)))
+        for eq in part.equations:
+            env[eq.out.id] = eq.op.forward(
+                xp, *(x.value if isinstance(x, Const) else env[x.id] for x in eq.inputs))
+        for guard, value in zip(self.guards, part.outputs):
+            array = value.value if isinstance(value, Const) else env[value.id]
             if not guard.holds(array):
                 return "guard " + guard.describe(array)
         return None

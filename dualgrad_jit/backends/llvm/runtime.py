@@ -285,19 +285,15 @@ class LoadedProgram:
             env[var_id] = array
         for var_id, shape, dtype in self.fresh:
             env[var_id] = numpy.empty(shape, dtype)
-        for var_id, source, shape, dtype in self.into_inputs:
-            env[var_id] = self._donated(env, source, shape, dtype)
+        if self.into_inputs:
+            # an update goes into its input unless that is read-only or overlaps another
+            # input (which would then read the new value): then into a fresh array
+            shared = _overlapping([env[var_id] for var_id in self.input_ids])
+            for var_id, source, shape, dtype in self.into_inputs:
+                array = env[source]
+                keep = array.flags.writeable and id(array) not in shared
+                env[var_id] = array if keep else numpy.empty(shape, dtype)
         return self._calls(env, ops)
-
-    def _donated(self, env, source, shape, dtype):
-        """The input array ``source`` to write an update into, or a fresh array when it
-        is read-only or overlaps another input (which would then read the new value)."""
-        array = env[source]
-        if not array.flags.writeable or any(
-                numpy.may_share_memory(array, env[other])
-                for other in self.input_ids if other != source):
-            return numpy.empty(shape, dtype)
-        return array
 
     def _calls(self, env, ops):
         for call in self.calls:
@@ -326,6 +322,33 @@ class LoadedProgram:
         ``run_step`` may be told where to write it)."""
         return {self.results[i][1]: i for i, flag in enumerate(wanted)
                 if flag and i in self.owned}
+
+
+def _overlapping(arrays):
+    """``{id(array)}`` of the (C-contiguous) ``arrays`` whose memory overlaps another's.
+
+    Arrays whose chains of ``.base`` end at different numpy arrays owning their memory
+    cannot overlap: that settles the usual case (parameters, fresh batches) without
+    reading an address.  Otherwise the byte ranges are sorted by start, each compared
+    with the furthest end before it."""
+    roots = set()
+    for a in arrays:
+        root = a
+        while isinstance(root.base, numpy.ndarray):
+            root = root.base
+        if root.base is not None or id(root) in roots:  # foreign memory, or shared
+            break
+        roots.add(id(root))
+    else:
+        return set()
+    spans = sorted((address(a), address(a) + a.nbytes, id(a)) for a in arrays if a.nbytes)
+    found, end, owner = set(), -1, None
+    for start, stop, ident in spans:
+        if start < end:
+            found.update((ident, owner))
+        if stop > end:
+            end, owner = stop, ident
+    return found
 
 
 def _contiguous(array, dtype):

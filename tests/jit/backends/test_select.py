@@ -122,3 +122,15 @@ def test_consecutive_kernels_run_as_one_sequence_with_the_same_results(monkeypat
     for _ in range(2):  # new inputs are patched into the tables on every call
         x = rng.standard_normal((16, 8)).astype(numpy.float32)
         numpy.testing.assert_array_equal(grouped(x, w).array, separate(x, w).array)
+
+
+def test_overlapping_inputs_are_found_exactly():
+    x, y = numpy.zeros(10, numpy.float32), numpy.zeros(10, numpy.float32)
+    assert runtime._overlapping([x, y]) == set()  # separate memory: no address read
+    head, tail = x[:5], x[5:]
+    assert runtime._overlapping([head, tail, y]) == set()  # one buffer, disjoint parts
+    left, right = x[:6], x[4:]
+    assert runtime._overlapping([left, y, right]) == {id(left), id(right)}
+    assert runtime._overlapping([y, y]) == {id(y)}  # the same array twice
+    foreign = numpy.frombuffer(bytearray(40), numpy.float32)  # memory numpy does not own
+    assert runtime._overlapping([foreign, x]) == set()
