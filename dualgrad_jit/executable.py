@@ -153,8 +153,7 @@ class Executable:
         if part is None:
             return None
         env = {var.id: array for var, array in zip(part.inputs, inputs)}
-        xp = get_array_module(*(env[x.id] for eq in part.equations for x in eq.inputs
-                                if not isinstance(x, Const)))
+        xp = get_array_module(*inputs)
         for eq in part.equations:
             env[eq.out.id] = eq.op.forward(
                 xp, *(x.value if isinstance(x, Const) else env[x.id] for x in eq.inputs))
