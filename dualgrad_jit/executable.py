@@ -26,8 +26,8 @@ from .ir.graph import Const, Graph
 from .passes import optimize
 from .trace.tracer import source_lines
 
-#: guards computed by at most this many ops, none of more than this many elements, are
-#: checked before the run
+#: guards computed by at most this many ops, none reading or making more than this many
+#: elements, are checked before the run
 EARLY_GUARD_OPS = 8
 EARLY_GUARD_SIZE = 16
 _UNSET = object()
@@ -142,7 +142,8 @@ class Executable:
                 part = eliminate_dead_code(Graph(self.graph.inputs, self.graph.equations,
                                                  outputs))
                 if len(part.equations) <= EARLY_GUARD_OPS and all(
-                        eq.out.aval.size <= EARLY_GUARD_SIZE for eq in part.equations):
+                        x.aval.size <= EARLY_GUARD_SIZE
+                        for eq in part.equations for x in (eq.out, *eq.inputs)):
                     self._early = part
         return self._early
 
@@ -153,7 +154,9 @@ class Executable:
         if part is None:
             return None
         env = {var.id: array for var, array in zip(part.inputs, inputs)}
-        xp = get_array_module(*inputs)
+        # (on the host when they read host values: a live hyperparameter)
+        xp = get_array_module(*(env[x.id] for eq in part.equations for x in eq.inputs
+                                if not isinstance(x, Const) and x.id in env))
         for eq in part.equations:
             env[eq.out.id] = eq.op.forward(
                 xp, *(x.value if isinstance(x, Const) else env[x.id] for x in eq.inputs))
