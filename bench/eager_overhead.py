@@ -37,6 +37,9 @@ from dualgrad.ops import elementwise as ew
 from dualgrad.ops import reduce
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from _harness import cpu_model  # noqa: E402
+
 RESULTS = os.path.join(HERE, "RESULTS.md")
 SECTION = "## Eager overhead"
 KINDS = ("add", "mul", "tanh")
@@ -174,17 +177,6 @@ def markdown_table(rows):
 
 
 # -- reporting ------------------------------------------------------------------------------
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def environment(args):

@@ -207,6 +207,12 @@ def run_loop(scan, arrays, xp):
             elif stride and (t + 1) % stride == 0:
                 buffer[(t + 1) // stride - 1] = value
         last = outs
+    return loop_results(scan, stored, last, arrays, xp)
+
+
+def loop_results(scan, stored, last, arrays, xp):
+    """A loop's outputs: the stored rows of the outputs kept per step, and for the others
+    the last step's value (``last``; None when no step ran) as an array the caller owns."""
     results = []
     for i, (buffer, stride) in enumerate(zip(stored, scan.keep)):
         if stride:

@@ -17,7 +17,7 @@ step, ``run_loop`` itself runs.
 import numpy
 
 from ...control import body as control_body
-from ...control.scan_op import _empty_loop_value, _owned, _remember
+from ...control.scan_op import _remember, loop_results
 from ...control.scan_op import run_loop as reference_loop
 
 
@@ -102,14 +102,7 @@ def _steps(scan, program, arrays):
                 buffer[t] = outs[i]
             elif (t + 1) % stride == 0:
                 buffer[(t + 1) // stride - 1] = outs[i]
-    results = []
-    for i, (buffer, stride) in enumerate(zip(stored, scan.keep)):
-        if stride:
-            results.append(buffer)
-            continue
-        value = _empty_loop_value(scan, i, arrays, numpy) if outs is None else outs[i]
-        results.append(_owned(value, arrays, numpy, scan.body.out_avals[i]))
-    return results
+    return loop_results(scan, stored, outs, arrays, numpy)
 
 
 def _prepared(array, aval):
