@@ -18,6 +18,7 @@ $(PY):
 $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install -e '.[test]'
 	$(PY) -m compileall -q dualgrad dualgrad_jit
+	$(PY) -m dualgrad_jit.backends.llvm.library
 	touch $@
 
 demo: $(STAMP)
@@ -36,6 +37,7 @@ $(BENCH_STAMP): pyproject.toml | $(STAMP)
 	touch $@
 
 bench: $(BENCH_STAMP)
+	$(PY) -m dualgrad_jit.backends.llvm.library
 	$(PY) bench/eager_overhead.py
 	$(PY) bench/run_all.py
 

@@ -61,13 +61,15 @@ def load(graph, backend, host=frozenset(), donate=None):
     if backend == "llvm":
         from ..kernel.fusion import fuse
         from ..kernel.mathlib import expand
-        from .llvm.compiler import compile_kernels
+        from .llvm.compiler import compile_kernels, host_target
+        from .llvm.gemm import program_gemms
         from .llvm.runtime import LoadedProgram
 
         program = fuse(compilable(graph), host=host)
         _show(program)
-        return LoadedProgram(program, compile_kernels(program.kernels(), expand_math=expand),
-                             donate)
+        gemms = program_gemms(program, host_target().features)
+        functions = compile_kernels(program.kernels(), expand_math=expand)
+        return LoadedProgram(program, functions, donate, gemms)
     if backend == "cuda":
         from .cuda.runtime import load_program
 

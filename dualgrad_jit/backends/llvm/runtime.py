@@ -16,7 +16,6 @@ threads measured 1.5x to 40x slower products for the rest of the process).
 import ctypes
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy
 
@@ -24,7 +23,10 @@ from ...ir.graph import Const
 from ...kernel.fusion import KernelStep
 from ...kernel.memory import arena_views, donations, fresh_outputs, plan_memory
 from ..select import _RUNNING, running
+from .gemm import TABLE as GEMM_TABLE
+from .gemm import gemm_function
 from .loop import LoopCall
+from .parallel import pool
 
 #: domain points per chunk below which a kernel runs on the calling thread alone (handing
 #: a chunk to another thread costs tens of microseconds when cores are shared: only
@@ -33,47 +35,12 @@ PARALLEL_GRAIN = 1 << 18
 CHUNKS_PER_THREAD = 4
 CHUNK_ALIGN = 64
 
-_POOL = None
-_POOL_LOCK = threading.Lock()
-
 
 def threads():
     """Worker threads for big kernels (``DUALGRAD_NUM_THREADS``, else every core)."""
     from dualgrad._config import env_int
 
     return max(1, env_int("DUALGRAD_NUM_THREADS", os.cpu_count() or 1))
-
-
-def _pool():
-    global _POOL
-    with _POOL_LOCK:
-        if _POOL is None:
-            # the calling thread runs parts too (``run_parts``)
-            _POOL = ThreadPoolExecutor(max_workers=max(threads() - 1, 1),
-                                       thread_name_prefix="dualgrad")
-        return _POOL
-
-
-def run_parts(parts):
-    """Run ``parts`` (``(function, args)`` pairs) on the pool, the caller taking the first.
-
-    Parts no worker has started by the time the caller is done with its own are taken
-    back and run by the caller: when the other cores are busy, a split costs about what
-    running everything on this thread costs, instead of waiting for a worker that is not
-    scheduled."""
-    pool = _pool()
-    futures = [pool.submit(function, *args) for function, args in parts[1:]]
-    function, args = parts[0]
-    function(*args)
-    # workers take parts from the front of the queue, the caller from the back
-    started = []
-    for future, (function, args) in zip(reversed(futures), reversed(parts[1:])):
-        if future.cancel():
-            function(*args)
-        else:
-            started.append(future)
-    for future in started:
-        future.result()
 
 
 def address(array):
@@ -90,15 +57,23 @@ _addressof = ctypes.addressof
 
 
 class _KernelCall:
-    __slots__ = ("function", "table", "address", "size", "dynamic", "chunks")
+    __slots__ = ("function", "table", "address", "size", "dynamic", "chunks", "bounds",
+                 "parallel")
 
-    def __init__(self, function, n_buffers, size):
+    def __init__(self, function, n_buffers, size, chunks=None):
         self.function = function
         self.table = (ctypes.c_void_p * max(n_buffers, 1))()
         self.address = ctypes.addressof(self.table)
         self.size = size
         self.dynamic = []  # (slot, var id) patched per call
-        self.chunks = _chunks(size, threads())
+        self.chunks = _chunks(size, threads()) if chunks is None else chunks
+        self.parallel = None
+        if len(self.chunks) > 1:  # (pool run, kernel address, chunk array address)
+            self.bounds = (ctypes.c_int64 * (2 * len(self.chunks)))(
+                *(bound for chunk in self.chunks for bound in chunk))
+            self.parallel = (pool(threads() - 1).run,
+                             ctypes.cast(function, ctypes.c_void_p).value,
+                             ctypes.addressof(self.bounds))
 
     def __call__(self, env, ops=None, addresses=None):
         table = self.table
@@ -109,10 +84,11 @@ class _KernelCall:
             for slot, var_id in self.dynamic:
                 known = addresses.get(var_id)
                 table[slot] = address(env[var_id]) if known is None else known
-        if len(self.chunks) == 1:
+        if self.parallel is None:
             self.function(0, self.size, self.address)
             return
-        run_parts([(self.function, (start, end, self.address)) for start, end in self.chunks])
+        run, kernel, bounds = self.parallel
+        run(kernel, self.address, bounds, len(self.chunks))
 
 
 def _chunks(size, n_threads):
@@ -126,6 +102,20 @@ def _chunks(size, n_threads):
     per = -(-size // parts)
     per += -per % CHUNK_ALIGN
     return [(start, min(start + per, size)) for start in range(0, size, per)]
+
+
+#: multiply-adds (x2) below which a generated product runs on the calling thread alone
+GEMM_PARALLEL_FLOPS = 1 << 22
+
+
+def _gemm_chunks(spec, n_threads):
+    """Row-panel ranges of a generated product: one per thread when it is big enough
+    that another thread's start-up is worth paying (a few microseconds), else one."""
+    parts = min(n_threads, spec.units)
+    if parts < 2 or spec.flops < GEMM_PARALLEL_FLOPS:
+        return [(0, spec.units)]
+    per = -(-spec.units // parts)
+    return [(start, min(start + per, spec.units)) for start in range(0, spec.units, per)]
 
 
 class _GemmCall:
@@ -207,7 +197,7 @@ def _host_call(step, out):
 class LoadedProgram:
     """A fused program bound to compiled kernels, ready to run many times."""
 
-    def __init__(self, program, functions, donate=None):
+    def __init__(self, program, functions, donate=None, gemms=None):
         self.program = program
         graph = program.graph
         self.memory = plan_memory(program)
@@ -218,7 +208,8 @@ class LoadedProgram:
         self.constants = {}
         self.outputs = [v for v in graph.outputs if not isinstance(v, Const)]
         output_ids = {v.id for v in self.outputs}
-        self.fresh = fresh_outputs(program)
+        gemms = gemms or {}
+        self.fresh = fresh_outputs(program) + _fresh_products(program, gemms, output_ids)
         # updated values written straight into the arrays they replace (``donate``:
         # {output position: input position}; see ``kernel.memory.donations``)
         into = dict(donations(program, donate or {}))
@@ -231,20 +222,21 @@ class LoadedProgram:
         self.donated = {i: positions[into[v.id]] for i, v in enumerate(graph.outputs)
                         if not isinstance(v, Const) and v.id in into}
         self.calls = []
-        for step in program.steps:
+        for index, step in enumerate(program.steps):
             if isinstance(step, KernelStep):
                 call = _KernelCall(functions[step.kernel.name], len(step.buffers),
                                    step.kernel.size)
-                for slot, value in enumerate(step.buffers):
-                    if isinstance(value, Const):
-                        array = self._constant(value)
-                        call.table[slot] = array.ctypes.data
-                    elif value.id in self.views and value.id not in output_ids:
-                        call.table[slot] = self.views[value.id].ctypes.data
-                    else:
-                        call.dynamic.append((slot, value.id))
+                self._bind(call, step.buffers, output_ids)
                 if step.kernel.size:
                     self.calls.append(call)
+            elif index in gemms:  # generated code, called like a kernel (``gemm``)
+                spec, eq = gemms[index], step.equation
+                call = _KernelCall(gemm_function(spec), len(GEMM_TABLE), spec.units,
+                                   _gemm_chunks(spec, threads()))
+                self._bind(call, list(eq.inputs) + [eq.out], output_ids)
+                for slot, value in enumerate(spec.arguments(), start=3):
+                    call.table[slot] = value
+                self.calls.append(call)
             else:
                 eq = step.equation
                 self.calls.append(_host_call(step, self.views.get(eq.out.id)))
@@ -260,6 +252,17 @@ class LoadedProgram:
         #: once: the caller owns them without copying
         self.owned = frozenset(i for i, var_id in enumerate(ids)
                                if var_id in fresh and ids.count(var_id) == 1)
+
+    def _bind(self, call, values, output_ids):
+        """Fill ``call``'s table: constants and planned intermediates now, the rest
+        (inputs, outputs, host results) per call."""
+        for slot, value in enumerate(values):
+            if isinstance(value, Const):
+                call.table[slot] = self._constant(value).ctypes.data
+            elif value.id in self.views and value.id not in output_ids:
+                call.table[slot] = self.views[value.id].ctypes.data
+            else:
+                call.dynamic.append((slot, value.id))
 
     def _constant(self, const):
         key = id(const)
@@ -322,6 +325,16 @@ class LoadedProgram:
         ``run_step`` may be told where to write it)."""
         return {self.results[i][1]: i for i, flag in enumerate(wanted)
                 if flag and i in self.owned}
+
+
+def _fresh_products(program, gemms, output_ids):
+    """``fresh_outputs`` entries for the results written by generated products."""
+    fresh = {}
+    for index in sorted(gemms):
+        out = program.steps[index].equation.out
+        if out.id in output_ids:
+            fresh.setdefault(out.id, (out.id, out.shape, out.aval.dtype))
+    return list(fresh.values())
 
 
 def _overlapping(arrays):

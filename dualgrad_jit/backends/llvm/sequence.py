@@ -7,8 +7,8 @@ compiled function that calls a list of kernels in order:
 
     for k in 0 .. n-1:  kernels[k](0, sizes[k], tables[k])
 
-so a run of kernels between two library calls costs one ctypes call.  It is compiled
-once per process (its object is in the disk cache like any kernel's) and knows nothing
+so a run of kernels between two library calls costs one ctypes call.  It is library
+code (``library``: compiled once per machine) and knows nothing
 of the kernels it calls: their addresses, sizes and argument tables are arrays the
 runtime builds when it loads a program.
 """
@@ -46,15 +46,18 @@ _RUNNER = []
 _LOCK = threading.Lock()
 
 
+def library_source():
+    """``(text, names, render)`` of the runner as library code (``library``)."""
+    return "sequence runner", ["dg_run_sequence"], lambda: _SOURCE
+
+
 def sequence_runner():
-    """The compiled ``dg_run_sequence`` (made, or loaded from the disk cache, once)."""
+    """The compiled ``dg_run_sequence`` (library code: loaded once per process)."""
     with _LOCK:
         if not _RUNNER:
-            from .cache import ObjectCache
-            from .compiler import compile_ir
+            from . import library
 
-            module = compile_ir(_SOURCE, ["dg_run_sequence"], {}, cache=ObjectCache(),
-                                key_extra="sequence")
+            module = library.load(*library_source())
             address = ctypes.cast(module["dg_run_sequence"], ctypes.c_void_p).value
             runner = SEQUENCE_TYPE(address)
             runner.module = module  # keeps the code alive

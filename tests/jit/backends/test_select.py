@@ -78,26 +78,6 @@ def test_a_kernel_split_over_threads_computes_what_one_call_does(monkeypatch):
     numpy.testing.assert_array_equal(split(x).array, want)
 
 
-def test_parts_no_worker_started_are_run_by_the_caller():
-    """A busy pool (another process holding the cores) must not stall a split: the
-    caller takes back every part no worker has picked up."""
-    import threading
-
-    pool = runtime._pool()
-    release = threading.Event()
-    blockers = [pool.submit(release.wait) for _ in range(pool._max_workers)]
-    ran = []
-    try:
-        runtime.run_parts([(lambda k: ran.append((k, threading.get_ident())), (k,))
-                           for k in range(5)])
-    finally:
-        release.set()
-        for blocker in blockers:
-            blocker.result()
-    assert sorted(k for k, _ in ran) == list(range(5))
-    assert {ident for _, ident in ran} == {threading.get_ident()}
-
-
 def test_consecutive_kernels_run_as_one_sequence_with_the_same_results(monkeypatch):
     from dualgrad_jit.backends.llvm.sequence import SequenceCall
 
