@@ -64,6 +64,7 @@ class JitFunction:
         self.max_variants = max_variants
         self._variants = {}  # signature -> list of Executable (most recently used first)
         self._eager = {}  # signature -> reason the signature runs eagerly
+        self._state_memo = python_state.Memo()  # the last walk of the Python state
         self._changes_python = {}  # signature -> Python state its last trace changed
         self._warned = False  # the variant limit warns once per function
         self.stats = {"traces": 0, "replays": 0, "guard_failures": 0, "eager_calls": 0}
@@ -78,7 +79,7 @@ class JitFunction:
         if signature in self._eager:
             return self._call_eagerly(args)
         variants = self._variants.setdefault(signature, [])
-        state = python_state.snapshot(self.fn, args, self.static_argnums)
+        state = python_state.snapshot(self.fn, args, self.static_argnums, self._state_memo)
         failures = []
         for index, executable in enumerate(variants):
             why = python_state.mismatch(getattr(executable, "python_state", {}), state)

@@ -29,6 +29,7 @@ return x * self.calls``) is therefore not followed by replays; tests pin this li
 
 import contextlib
 import functools
+import operator
 import types
 
 import numpy
@@ -91,6 +92,10 @@ class _Walker:
     def __init__(self):
         self.values = Snapshot()
         self.seen = set()
+        #: ``(container, keys, values)`` per container walked item by item (``keys``
+        #: None for sequences): if every one holds the very same keys and objects
+        #: again, a new walk would give the same snapshot (``Memo``)
+        self.trail = []
 
     def root(self, path, value):
         """A top-level value: anything non-scalar is also compared by identity."""
@@ -128,6 +133,8 @@ class _Walker:
                 self.values[path] = _Same(value)
                 return
             self.values[path + ".__len__"] = _scalar(len(value))
+            self.trail.append((value, tuple(value) if isinstance(value, dict) else None,
+                               tuple(value.values() if isinstance(value, dict) else value)))
             if isinstance(value, dict):
                 for key, item in list(value.items()):
                     if isinstance(key, _SCALARS):
@@ -138,12 +145,15 @@ class _Walker:
             return
         attributes = getattr(value, "__dict__", None)
         if isinstance(attributes, dict):
+            self.trail.append((attributes, tuple(attributes), tuple(attributes.values())))
             link = isinstance(value, Link)
             for name, item in list(attributes.items()):
                 self.walk(f"{path}.{name}", item, depth + 1, link)
         cls = type(value)
         if not cls.__module__.startswith(("dualgrad", "builtins", "numpy")):
-            for name, item in list(vars(cls).items()):  # a user class's settings
+            settings = vars(cls)
+            self.trail.append((settings, tuple(settings), tuple(settings.values())))
+            for name, item in list(settings.items()):  # a user class's settings
                 if isinstance(item, _SCALARS) and not name.startswith("__"):
                     self.values[f"{path}.__class__.{name}"] = _scalar(item)
 
@@ -204,19 +214,65 @@ def _global_names(code):
     return tuple(sorted(names))
 
 
-def snapshot(fn, args, static=()):
+def snapshot(fn, args, static=(), memo=None):
     """``{path: token}`` of the Python state ``fn`` called with ``args`` can read.
 
     Arrays among ``args`` are the graph's inputs and are not part of it; Python scalars
-    among them are already in the cache key."""
-    walker = _Walker()
-    for name, value in _function_roots(fn):
-        walker.root(name, value)
+    among them are already in the cache key.  With a ``Memo`` (one per compiled
+    function), a state made of the very same objects as at the last walk gives back
+    that walk's snapshot without walking again."""
+    roots = _function_roots(fn)
     for index, arg in enumerate(args):
         data = isinstance(arg, (*_SCALARS, numpy.ndarray, Variable, list, range))
         if (index in static or not data) and not _is_cupy(arg):
-            walker.root(f"argument {index}", arg)
+            roots.append((f"argument {index}", arg))
+    if memo is not None and memo.holds(roots):
+        return memo.values
+    walker = _Walker()
+    for name, value in roots:
+        walker.root(name, value)
+    if memo is not None:
+        memo.keep(roots, walker)
     return walker.values
+
+
+class Memo:
+    """The last walk of one function's state, and a cheap test that a new walk would
+    give the same snapshot.
+
+    A walk reads nothing but the roots, the keys and values of the containers it walks
+    item by item (``__dict__``s, small tuples and dicts, a link's lists, a user class's
+    attributes), and, through them, the objects they hold.  When every root and every
+    value of every such container is the very same object as at the last walk (``is``:
+    numbers and strings are immutable, and an equal number in a new object only costs
+    a walk), and the keys are the same in the same order, the new walk would visit the
+    same objects in the same order and return equal tokens.  The memo holds references
+    to what it compares, so no object can be freed and its id reused in between."""
+
+    __slots__ = ("roots", "trail", "values")
+
+    def __init__(self):
+        self.roots, self.trail, self.values = None, (), None
+
+    def keep(self, roots, walker):
+        self.roots, self.trail, self.values = roots, walker.trail, walker.values
+
+    def holds(self, roots):
+        last = self.roots
+        if last is None or len(roots) != len(last) or any(
+                name != old_name or value is not old_value
+                for (name, value), (old_name, old_value) in zip(roots, last)):
+            return False
+        for container, keys, values in self.trail:
+            if len(container) != len(values):
+                return False
+            if keys is None:
+                if not all(map(operator.is_, container, values)):
+                    return False
+            elif tuple(container) != keys or not all(map(operator.is_, container.values(),
+                                                         values)):
+                return False
+        return True
 
 
 def _is_cupy(value):
@@ -228,9 +284,10 @@ class Expected:
     path that did not exist after the trace (an attribute set later may shadow a class
     attribute the code read)."""
 
-    __slots__ = ("values", "paths", "changed")
+    __slots__ = ("values", "paths", "changed", "agreed")
 
     def __init__(self, before, after):
+        self.agreed = None  # the last snapshot found to agree (see ``mismatch``)
         self.values = {path: token for path, token in after.items()
                        if before.get(path) == token}
         self.paths = frozenset(after)
@@ -272,6 +329,15 @@ def mismatch(expected, now):
     """None when ``now`` agrees with ``expected``; else one line naming the change."""
     if not isinstance(expected, Expected):
         return None
+    if now is expected.agreed:  # the same snapshot object (``Memo``) agreed before
+        return None
+    why = _mismatch(expected, now)
+    if why is None:
+        expected.agreed = now
+    return why
+
+
+def _mismatch(expected, now):
     for path, token in expected.values.items():
         current = now.get(path)
         if current != token:

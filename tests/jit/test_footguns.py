@@ -333,6 +333,40 @@ def test_a_links_python_attributes_and_parameter_objects_are_guarded():
     assert compiled.stats["traces"] == 3
 
 
+def test_state_changes_deep_inside_are_seen_after_many_unchanged_replays():
+    """Replays that find the very same Python objects skip walking them (``Memo``); a
+    change anywhere a walk would look must still be seen."""
+
+    class Knob:
+        level = 1.0  # a class attribute the code reads
+
+    class Holder:
+        def __init__(self):
+            self.inner = {"gain": 2.0, "knob": Knob()}
+            self.offsets = (0.5, [1.0])
+
+    holder = Holder()
+
+    def f(x, h):
+        return x * h.inner["gain"] * h.inner["knob"].level + h.offsets[0] + h.offsets[1][0]
+
+    def expected():
+        knob = holder.inner["knob"]
+        return X * holder.inner["gain"] * knob.level + holder.offsets[0] + holder.offsets[1][0]
+
+    compiled = dj.jit(f)
+    for change in [lambda: None, lambda: holder.inner.__setitem__("gain", 3.0),
+                   lambda: setattr(Knob, "level", 5.0),
+                   lambda: setattr(holder.inner["knob"], "level", 7.0),
+                   lambda: setattr(holder, "offsets", (1.5, holder.offsets[1])),
+                   lambda: holder.inner.__setitem__("extra", 1)]:
+        change()
+        for _ in range(3):
+            np.testing.assert_allclose(compiled(X, holder).array, expected(), rtol=1e-6)
+    assert compiled.stats["traces"] == 6  # once, then once per change but the last
+    assert compiled.stats["replays"] == 12
+
+
 def test_a_python_counter_the_function_advances_runs_eagerly_with_a_warning():
     """A replay does not run Python, so it could not advance the counter: after a second
     trace that changes it again, the function runs eagerly and says why."""

@@ -4,14 +4,16 @@ Everything that can be decided once is decided when the program is loaded: the a
 (one numpy buffer, see ``kernel.memory``), the address of every intermediate, one
 prebuilt ``void*`` argument table per kernel, and which table slots change per call
 (graph inputs, fresh graph outputs, host-step results).  A call then patches those
-slots and calls each kernel through ctypes, which releases the GIL, so kernels with
-enough work are split into chunks run by a thread pool.
+slots and calls each kernel through ctypes, which releases the GIL; kernels with
+enough work are split into chunks that threads waiting in compiled code pick up
+(``parallel``), and runs of small kernels go through one call (``sequence``).
 
-Host steps (library calls) run with numpy; gemm writes straight into its planned
-buffer with ``numpy.matmul(out=)`` (numpy's bundled BLAS, whose thread setting is the
-process's: the runtime never changes it, since switching OpenBLAS between one and two
-threads measured 1.5x to 40x slower products for the rest of the process).
-"""
+Matrix products up to ``gemm.LARGEST`` flops run as generated code (``gemm``), called
+exactly like kernels; bigger ones, and any other host step, run with numpy: gemm
+writes straight into its planned buffer with ``numpy.matmul(out=)`` (numpy's bundled
+BLAS, whose thread setting is the process's: the runtime never changes it, since
+switching OpenBLAS between one and two threads measured 1.5x to 40x slower products
+for the rest of the process)."""
 
 import ctypes
 import os
