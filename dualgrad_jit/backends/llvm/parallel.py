@@ -17,9 +17,13 @@ nothing, so it never reads a half-written job.  Every chunk runs exactly once; w
 thread runs it does not change the result (chunks write disjoint outputs).  When a
 worker is busy elsewhere or asleep, the caller simply runs more of the chunks.
 
+Before a host step that runs other threads (numpy's BLAS), ``rest`` sends spinning
+workers to sleep at once, so that they do not take the cores those threads need.
+
 The job words (``int64``; the contended ones on their own cache lines):
 ``POSTED`` generation of the latest job, ``NEXT`` the claim word, ``FINISHED`` chunks
-done, then the kernel, table, chunk array, chunk count and the caller's generation.
+done, then the kernel, table, chunk array, chunk count, the caller's generation and
+``REST``.
 """
 
 import ctypes
@@ -27,7 +31,8 @@ import os
 import threading
 import time
 
-POSTED, NEXT, FINISHED, KERNEL, TABLE, CHUNKS, COUNT, GENERATION = 0, 8, 16, 24, 25, 26, 27, 28
+POSTED, NEXT, FINISHED, KERNEL, TABLE, CHUNKS, COUNT, GENERATION, REST = (
+    0, 8, 16, 24, 25, 26, 27, 28, 29)
 WORDS = 32
 STOP = -1
 
@@ -91,7 +96,11 @@ idle:
   @PAUSE@
   %spun_next = add i64 %spun, 1
   %timeout = icmp uge i64 %spun_next, %spins
-  br i1 %timeout, label %out, label %spin
+  %rest_at = getelementptr inbounds i64, ptr %job, i64 @REST@
+  %rest = load atomic i64, ptr %rest_at monotonic, align 8
+  %resting = icmp ne i64 %rest, 0
+  %leave = or i1 %timeout, %resting
+  br i1 %leave, label %out, label %spin
 posted_job:
   %stop = icmp eq i64 %posted, @STOP@
   br i1 %stop, label %stopped, label %work
@@ -144,6 +153,7 @@ def _source(triple):
     x86 = triple.startswith(("x86_64", "i686", "i386"))
     words = {"NEXT": NEXT, "FINISHED": FINISHED, "COUNT": COUNT, "KERNEL": KERNEL,
              "TABLE": TABLE, "CHUNKS": CHUNKS, "GENERATION": GENERATION, "STOP": STOP,
+             "REST": REST,
              "PAUSE": "call void @llvm.x86.sse2.pause()" if x86 else "",
              "DECLARE": "declare void @llvm.x86.sse2.pause()" if x86 else ""}
     source = _SOURCE
@@ -216,10 +226,16 @@ class Pool:
             _run_here(kernel, table, chunks, count)
             return
         try:
+            self.words[REST] = 0
             self.wake.set()  # for workers that went to sleep; spinning ones see the job
             self.parallel(self.job, kernel, table, chunks, count)
         finally:
             self.lock.release()
+
+    def rest(self):
+        """Send spinning workers to sleep now: another library's threads (numpy's BLAS)
+        are about to want the cores."""
+        self.words[REST] = 1
 
     def stop(self):
         with self.lock:
@@ -241,6 +257,12 @@ def _run_here(kernel, table, chunks, count):
 
 _POOL = []
 _POOL_LOCK = threading.Lock()
+
+
+def rest():
+    """``Pool.rest`` on the process's pool, if it has one."""
+    if _POOL:
+        _POOL[0].rest()
 
 
 def pool(workers):

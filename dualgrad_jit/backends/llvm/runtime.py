@@ -28,7 +28,7 @@ from ..select import _RUNNING, running
 from .gemm import TABLE as GEMM_TABLE
 from .gemm import gemm_function
 from .loop import LoopCall
-from .parallel import pool
+from .parallel import pool, rest
 
 #: domain points per chunk below which a kernel runs on the calling thread alone (handing
 #: a chunk to another thread costs tens of microseconds when cores are shared: only
@@ -137,6 +137,7 @@ class _GemmCall:
         a = self.a if type(self.a) is not int else env[self.a]
         b = self.b if type(self.b) is not int else env[self.b]
         out = self.out if self.out is not None else numpy.empty(self.shape, self.dtype)
+        rest()  # BLAS threads want the cores our spinning workers hold
         env[self.out_id] = numpy.matmul(a.T if self.transa else a, b.T if self.transb else b,
                                         out=out)
 
