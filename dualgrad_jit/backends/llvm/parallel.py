@@ -274,8 +274,11 @@ def pool(workers):
 
 
 def _forget_after_fork():
-    # a forked child has none of the parent's threads: it makes its own pool
+    # a forked child has none of the parent's threads: it makes its own pool (programs
+    # loaded before the fork keep the parent's, whose chunks their caller then runs)
+    global _POOL_LOCK
     _POOL.clear()
+    _POOL_LOCK = threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):

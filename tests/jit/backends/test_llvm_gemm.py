@@ -244,3 +244,34 @@ def test_library_build_fills_its_directory_once_and_loads_from_it(tmp_path, monk
                                   expected(spec, a, b), rtol=1e-5, atol=1e-5)
     assert len(list((tmp_path / "library").iterdir())) == written - 1  # the one read
     assert len(list((tmp_path / "user" / "llvm").iterdir())) == 1
+
+
+def test_a_forked_child_runs_split_kernels_without_the_parents_threads():
+    """A child has none of its parent's worker threads: a program loaded before the fork
+    still completes every chunk (its caller runs them)."""
+    import os
+
+    if not hasattr(os, "fork"):
+        pytest.skip("no fork on this platform")
+    pool = Pool(1)
+    try:
+        kernel = _counting_kernel()
+        counts = numpy.zeros(4096, numpy.int64)
+        table = (ctypes.c_void_p * 1)(counts.ctypes.data)
+        chunks = (ctypes.c_int64 * 8)(0, 1000, 1000, 2000, 2000, 3000, 3000, 4096)
+        read, write = os.pipe()
+        child = os.fork()
+        if child == 0:  # the child: three split runs, then report and leave at once
+            try:
+                for _ in range(3):
+                    pool.run(ctypes.cast(kernel, ctypes.c_void_p).value,
+                             ctypes.addressof(table), ctypes.addressof(chunks), 4)
+                os.write(write, b"ok" if (counts == 3).all() else b"bad")
+            finally:
+                os._exit(0)
+        os.close(write)
+        answer = os.read(read, 16)
+        os.waitpid(child, 0)
+        assert answer == b"ok"
+    finally:
+        pool.stop()
