@@ -12,7 +12,10 @@ from .errors import DeviceError
 
 
 def is_cupy_array(array):
-    return type(array).__module__.startswith("cupy")
+    kind = type(array)
+    # numpy arrays, the usual case, settle it without a string test (it runs per array
+    # on hot paths: argument checks, state writes, array-module lookups)
+    return kind is not numpy.ndarray and kind.__module__.startswith("cupy")
 
 
 def get_array_module(*arrays):

@@ -33,6 +33,7 @@ function is used like any dualgrad function:
 array([2., 4.])
 """
 
+import operator
 import warnings
 
 import numpy
@@ -128,6 +129,8 @@ class Function:
             self._shared = self._check_graph("ignore")
         self._cache = {}
         self._specialised = []  # positions of inputs whose values key the cache
+        self._containers = [s.container for s in self._shared]  # (set_value keeps them)
+        self._plain = _plain_specs(self.inputs)
         self.last = None  # the Executable of the latest call
 
     # -- checks made once -------------------------------------------------------------
@@ -165,12 +168,18 @@ class Function:
 
     # -- calling ----------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
-        values = self._values(args, kwargs)
-        arrays = self._place(self._filter(values), values)
-        executable = self._executable(arrays)
+        shared = list(map(_ARRAY, self._containers))
+        plain = None if kwargs else self._plain_arrays(args, shared)
+        if plain is not None:  # the usual call: nothing to convert, move or differentiate
+            values = arrays = plain
+            executable = self._executable(arrays, shared, on_device=False)
+        else:
+            values = self._values(args, kwargs)
+            arrays = self._place(self._filter(values), values)
+            executable = self._executable(arrays, shared)
         if tape.TRACER is not None:
             results = self._run_traced(executable, values, arrays)
-        elif dg.config.enable_backprop and any(_wants_grad(v) for v in values):
+        elif plain is None and dg.config.enable_backprop and any(map(_wants_grad, values)):
             results = self._run_on_tape(executable, values, arrays)
         else:
             results = self._run(executable, arrays)
@@ -181,6 +190,22 @@ class Function:
     def _bind(self, args, kwargs):
         values = self._values(args, kwargs)
         return self._place(self._filter(values), values)
+
+    def _plain_arrays(self, args, shared):
+        """``args`` as a list when ``_filter`` and ``_place`` would keep them as they are,
+        which settles the usual call cheaply: a numpy array (not a subclass) per input, of
+        its dtype, rank and known sizes, and only numpy arrays in ``shared`` (the shared
+        values).  Otherwise None: the general path converts, moves or raises."""
+        plain = self._plain
+        if plain is None or len(args) != len(plain) or not _NUMPY_ONLY.issuperset(
+                map(type, shared)):
+            return None
+        for array, (dtype, ndim, sizes) in zip(args, plain):
+            if type(array) is not numpy.ndarray or array.dtype != dtype or array.ndim != ndim:
+                return None
+            if sizes and any(array.shape[axis] != size for axis, size in sizes):
+                return None
+        return list(args)
 
     def _filter(self, values):
         return [_filter(spec, position, value)
@@ -232,21 +257,27 @@ class Function:
                                  f"{spec.variable.type})")
         return [values.get(position, spec.value) for position, spec in enumerate(self.inputs)]
 
-    def _signature(self, arrays):
-        shared = tuple((s.container._array.dtype.str, s.container._array.shape)
-                       for s in self._shared)
-        values = tuple(arrays[i].item() for i in self._specialised)
-        on_device = any(map(is_cupy_array, arrays)) or any(s.on_device for s in self._shared)
-        return (tuple((a.dtype.str, a.shape) for a in arrays), shared, values,
-                dg.config.train, on_device)
+    def _signature(self, arrays, shared, on_device):
+        """The cache key: the mode, whether the data are on the device, the values read
+        as numbers, then the dtype and shape of each argument and each shared value
+        (dtype objects compare as their ``str`` would, and faster)."""
+        values = tuple([arrays[i].item() for i in self._specialised]) if self._specialised else ()
+        return (dg.config.train, on_device, values, *map(_DTYPE_AND_SHAPE, arrays),
+                *map(_DTYPE_AND_SHAPE, shared))
 
-    def _executable(self, arrays):
-        executable = self._cache.get(self._signature(arrays))
+    def _executable(self, arrays, shared=None, on_device=None):
+        """The executable for ``arrays`` and ``shared`` (the shared values; None: read
+        them), built on a miss; ``on_device`` None: look at the arrays."""
+        if shared is None:
+            shared = list(map(_ARRAY, self._containers))
+        if on_device is None:
+            on_device = any(map(is_cupy_array, arrays + shared))
+        executable = self._cache.get(self._signature(arrays, shared, on_device))
         if executable is None:
             executable = self._build(arrays)
             # the first build finds the inputs read as numbers (slice bounds): from now
             # on their values are part of the key
-            self._cache[self._signature(arrays)] = executable
+            self._cache[self._signature(arrays, shared, on_device)] = executable
         self.last = executable
         return executable
 
@@ -310,9 +341,10 @@ class Function:
         count = executable.n_results
         results = _fresh(outputs[:count], inputs, owned)
         # ({a: b, b: a} swaps, in place)
-        new_values = _fresh(outputs[count:], inputs, {i - count for i in owned})
+        new_values = _fresh(outputs[count:], inputs, owned, start=count)
         for target, value in zip(executable.writes, new_values):
-            state_module.write(target, value)  # after every output was computed
+            if value is not target._array:  # (else the runner updated it in place)
+                state_module.write(target, value)  # after every output was computed
         return results
 
     def _run_on_tape(self, executable, values, arrays):
@@ -398,6 +430,11 @@ class Function:
 
 
 # -- helpers ----------------------------------------------------------------------------------
+_ARRAY = operator.attrgetter("_array")
+_DTYPE_AND_SHAPE = operator.attrgetter("dtype", "shape")
+_NUMPY_ONLY = frozenset([numpy.ndarray])  # (subclasses and device arrays take the long way)
+
+
 def _wants_grad(value):
     return isinstance(value, Variable) and value.requires_grad
 
@@ -423,16 +460,17 @@ def _as_in(item, allow_input_downcast):
     return spec
 
 
-
-
-
-
-
-
-
-
-
-
+def _plain_specs(inputs):
+    """Per input ``(dtype, ndim, ((axis, size), ...))`` of its type (the known sizes),
+    what ``Function._plain_arrays`` checks; None when some input's type is not known."""
+    specs = []
+    for spec in inputs:
+        ttype = spec.variable.type
+        if not ttype.known:
+            return None
+        sizes = tuple((axis, size) for axis, size in enumerate(ttype.shape) if size is not None)
+        specs.append((numpy.dtype(ttype.dtype), len(ttype.shape), sizes))
+    return specs
 
 
 def _label(spec, position):
@@ -474,12 +512,12 @@ def _as_result(value):
     return numpy.asarray(value)
 
 
-def _fresh(outputs, inputs, owned=()):
+def _fresh(outputs, inputs, owned=(), start=0):
     """Outputs the caller owns: never an input, a shared value, a constant or another
-    output (Theano returns fresh arrays too).  Positions in ``owned`` are arrays the
-    runner made for this call alone, kept as they are."""
+    output (Theano returns fresh arrays too).  Positions in ``owned`` (counted from
+    ``start``) are arrays the runner made for this call alone, kept as they are."""
     fresh = []
-    for position, out in enumerate(outputs):
+    for position, out in enumerate(outputs, start):
         if position not in owned:
             xp = get_array_module(out)  # numpy or cupy: each has may_share_memory
             shared = any(xp.may_share_memory(out, a) for a in inputs + fresh

@@ -40,6 +40,8 @@ def assign(target, value):
 def write(target, value):
     """The eager effect of ``assign`` (what a tracer performs after recording it)."""
     array = value._array if isinstance(value, Variable) else value
+    if isinstance(target, Variable) and target._array is array:
+        return target  # written in place by a compiled run: the usual update
     if not hasattr(target, "_array") and hasattr(target, "shape"):
         if array is not target:  # (a compiled run may have written it in place)
             target[...] = array  # a plain array: in place
