@@ -49,9 +49,12 @@ _TYPES = {"float32": ir.FloatType(), "float64": ir.DoubleType()}
 _SUFFIX = {"float32": "f32", "float64": "f64"}
 _ITEMSIZE = {"float32": 4, "float64": 8}
 
-#: flops (2 m n k) above which products stay with numpy's BLAS: its packed, cache-
-#: blocked kernels win on big products (1024x1000x784: 270 against 190 GFLOP/s on two
-#: threads), where a call's overhead no longer matters
+#: flops (2 m n k) of a product above which a program's products all stay with
+#: numpy's BLAS: its packed, cache-blocked kernels win on big products (1024x1000x784:
+#: 270 against 190 GFLOP/s on two threads), where a call's overhead no longer matters;
+#: and the program's other products go there too, since BLAS threads keep spinning
+#: after each product and a second set of threads on the same cores (ours) measured up
+#: to 3x slower on the products and kernels that follow
 LARGEST = 1 << 26
 #: bytes of the B panel a tile sweeps per block of the contraction (within a 48 KB L1)
 L1_PANEL = 32 << 10
@@ -486,7 +489,7 @@ def gemm_spec(step, features):
     m, n = out.shape
     k = a.shape[0] if transa else a.shape[1]
     spec = GemmSpec.for_host(dtype, m, n, k, transa, transb, features)
-    return spec if spec.supported and spec.flops <= LARGEST else None
+    return spec if spec.supported else None
 
 
 def program_gemms(program, features):
@@ -496,10 +499,14 @@ def program_gemms(program, features):
     numpy array (a strided view), while generated code reads C-contiguous memory."""
     from ...kernel.fusion import HostStep
 
+    specs = {index: gemm_spec(step, features) for index, step in enumerate(program.steps)
+             if isinstance(step, HostStep)}
+    if any(spec is not None and spec.flops > LARGEST for spec in specs.values()):
+        return {}  # (see ``LARGEST``)
     made_by_host = set()
     chosen = {}
     for index, step in enumerate(program.steps):
-        spec = gemm_spec(step, features) if isinstance(step, HostStep) else None
+        spec = specs.get(index)
         if spec is not None and not any(getattr(x, "id", None) in made_by_host
                                         for x in step.equation.inputs):
             chosen[index] = spec

@@ -401,7 +401,22 @@ def _column_reduction(kernel, expand):
             coefficients.add(affine.get(last, 0))
     written = {store.buffer for store in kernel.stores}
     reads = {node.value for node in K.walk(r.value) if node.op == "read"}
-    return 1 in coefficients and coefficients <= {0, 1} and not (written & reads)
+    if written & reads:
+        return False
+    # a short reduction (a softmax over 10 classes) also runs points inside: its own
+    # loop is too short to vectorise, the points' loop is not (strided loads)
+    return (1 in coefficients and coefficients <= {0, 1}) or _reduced_points(r) <= SHORT_REDUCTION
+
+
+#: reduce extents up to which a reduction runs with its points in the inner loop
+SHORT_REDUCTION = 16
+
+
+def _reduced_points(reduce):
+    count = 1
+    for extent in reduce.shape:
+        count *= extent
+    return count
 
 
 def _affine(e):

@@ -30,11 +30,14 @@ from .gemm import gemm_function
 from .loop import LoopCall
 from .parallel import pool, rest
 
-#: domain points per chunk below which a kernel runs on the calling thread alone (handing
-#: a chunk to another thread costs tens of microseconds when cores are shared: only
-#: kernels of about half a million points or more gain from it)
-PARALLEL_GRAIN = 1 << 18
-CHUNKS_PER_THREAD = 4
+#: work (domain points times reduced points) below which a kernel runs on the calling
+#: thread alone, and the least work per chunk.  Handing out a chunk costs about a
+#: microsecond while the workers spin (``parallel``); many small chunks keep a worker
+#: that another process's threads slow down (numpy's BLAS threads spin for a while
+#: after each product) from holding up the caller for long: it runs the rest.
+PARALLEL_MIN = 1 << 16
+CHUNK_MIN = 1 << 14
+CHUNKS_PER_THREAD = 16
 CHUNK_ALIGN = 64
 
 
@@ -62,13 +65,13 @@ class _KernelCall:
     __slots__ = ("function", "table", "address", "size", "dynamic", "chunks", "bounds",
                  "parallel")
 
-    def __init__(self, function, n_buffers, size, chunks=None):
+    def __init__(self, function, n_buffers, size, chunks=None, inner=1):
         self.function = function
         self.table = (ctypes.c_void_p * max(n_buffers, 1))()
         self.address = ctypes.addressof(self.table)
         self.size = size
         self.dynamic = []  # (slot, var id) patched per call
-        self.chunks = _chunks(size, threads()) if chunks is None else chunks
+        self.chunks = _chunks(size, threads(), inner) if chunks is None else chunks
         self.parallel = None
         if len(self.chunks) > 1:  # (pool run, kernel address, chunk array address)
             self.bounds = (ctypes.c_int64 * (2 * len(self.chunks)))(
@@ -93,16 +96,18 @@ class _KernelCall:
         run(kernel, self.address, bounds, len(self.chunks))
 
 
-def _chunks(size, n_threads):
-    """``(start, end)`` ranges splitting ``size`` points for ``n_threads`` threads: up
-    to ``CHUNKS_PER_THREAD`` each, so that a thread slowed by another process leaves
-    its later chunks to the others, of at least ``PARALLEL_GRAIN`` points, and starting
-    on multiples of ``CHUNK_ALIGN`` points (whole cache lines of the flat buffers)."""
-    if n_threads < 2 or size < 2 * PARALLEL_GRAIN:
+def _chunks(size, n_threads, inner=1):
+    """``(start, end)`` ranges splitting ``size`` points (each reducing ``inner``) for
+    ``n_threads`` threads: up to ``CHUNKS_PER_THREAD`` each of at least ``CHUNK_MIN``
+    work, starting on multiples of ``CHUNK_ALIGN`` points (whole cache lines of the
+    flat buffers)."""
+    work = size * max(inner, 1)
+    if n_threads < 2 or work < PARALLEL_MIN or size < 2:
         return [(0, size)]
-    parts = min(n_threads * CHUNKS_PER_THREAD, size // PARALLEL_GRAIN)
+    parts = max(2, min(n_threads * CHUNKS_PER_THREAD, work // CHUNK_MIN, size))
     per = -(-size // parts)
-    per += -per % CHUNK_ALIGN
+    if per >= CHUNK_ALIGN:
+        per += -per % CHUNK_ALIGN
     return [(start, min(start + per, size)) for start in range(0, size, per)]
 
 
@@ -111,9 +116,9 @@ GEMM_PARALLEL_FLOPS = 1 << 22
 
 
 def _gemm_chunks(spec, n_threads):
-    """Row-panel ranges of a generated product: one per thread when it is big enough
+    """Row-panel ranges of a generated product: a few per thread when it is big enough
     that another thread's start-up is worth paying (a few microseconds), else one."""
-    parts = min(n_threads, spec.units)
+    parts = min(n_threads * 4, spec.units)
     if parts < 2 or spec.flops < GEMM_PARALLEL_FLOPS:
         return [(0, spec.units)]
     per = -(-spec.units // parts)
@@ -228,7 +233,7 @@ class LoadedProgram:
         for index, step in enumerate(program.steps):
             if isinstance(step, KernelStep):
                 call = _KernelCall(functions[step.kernel.name], len(step.buffers),
-                                   step.kernel.size)
+                                   step.kernel.size, inner=_reduced(step.kernel))
                 self._bind(call, step.buffers, output_ids)
                 if step.kernel.size:
                     self.calls.append(call)
@@ -328,6 +333,14 @@ class LoadedProgram:
         ``run_step`` may be told where to write it)."""
         return {self.results[i][1]: i for i, flag in enumerate(wanted)
                 if flag and i in self.owned}
+
+
+def _reduced(kernel):
+    """Points each domain point of ``kernel`` reduces (1 without a reduction)."""
+    count = 1
+    for extent in kernel.reduce.shape if kernel.reduce is not None else ():
+        count *= extent
+    return count
 
 
 def _fresh_products(program, gemms, output_ids):

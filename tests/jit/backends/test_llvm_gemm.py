@@ -146,7 +146,7 @@ def test_w3_products_run_as_generated_code_and_split_between_threads(monkeypatch
     f(x, w)
     (variant,) = f.variants(x, w)
     calls = [c for c in variant.runner().calls if isinstance(c, runtime._KernelCall)]
-    assert [len(c.chunks) for c in calls] == [2]  # one product, in two halves
+    assert [len(c.chunks) for c in calls] == [8]  # one product, 4 parts per thread
     assert not any(isinstance(c, runtime._GemmCall) for c in variant.runner().calls)
     numpy.testing.assert_allclose(f(x, w).array, x @ w.T, rtol=1e-4, atol=1e-4)
 
@@ -169,6 +169,21 @@ def test_an_operand_made_by_a_host_step_stays_with_numpy():
              HostStep(Eq([a, a], d), "gemm", params))
     chosen = program_gemms(Program(None, steps), host_target().features)
     assert sorted(chosen) == [2]
+
+
+def test_a_program_with_a_product_too_big_for_generated_code_keeps_all_in_blas():
+    from dualgrad_jit.backends.llvm.gemm import LARGEST
+
+    rng = numpy.random.default_rng(8)
+    side = int(round((LARGEST / 2) ** (1 / 3))) + 8  # just above the limit
+    x = rng.standard_normal((side, side)).astype(numpy.float32)
+    small = rng.standard_normal((side, 4)).astype(numpy.float32)
+    f = dj.jit(lambda x, s: F.matmul(F.matmul(x, x), s), backend="llvm")
+    f(x, small)
+    (variant,) = f.variants(x, small)
+    calls = variant.runner().calls
+    assert sum(isinstance(c, runtime._GemmCall) for c in calls) == 2
+    numpy.testing.assert_allclose(f(x, small).array, (x @ x) @ small, rtol=1e-3, atol=1e-2)
 
 
 # -- the thread pool ----------------------------------------------------------------------

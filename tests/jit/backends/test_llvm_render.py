@@ -544,3 +544,34 @@ def test_column_reduction_in_chunks_splitting_rows():
     compiled.run(k.name, [data, out], start=1000, end=2600)
     numpy.testing.assert_array_equal(out[1000:2600], whole[1000:2600])
     assert (out[:1000] == 5.0).all() and (out[2600:] == 5.0).all()
+
+
+def test_a_short_reduction_runs_its_points_inside_and_matches_the_evaluator():
+    """A logsumexp over 10 classes per row (the softmax of a classifier): the reduce loop
+    is too short to vectorise, so the points run inside (strided loads); results, with
+    the epilogue, match the evaluator for any split of the rows."""
+    from dualgrad_jit.backends.llvm.render import _column_reduction
+    from dualgrad_jit.kernel.mathlib import expand
+
+    rows, classes = 1037, 10
+    z = K.read(0, K.call("add", K.call("mul", K.index(0), K.const(classes, "int64")),
+                         K.index(1)), "float32")
+    m = K.read(1, K.index(0), "float32")
+    reduce = K.Reduce((classes,), K.call("exp", K.call("sub", z, m)), "add", 0.0, "float32")
+    kernel = K.Kernel("lse", (K.Buffer("float32", rows * classes), K.Buffer("float32", rows),
+                              K.Buffer("float32", rows)), (rows,),
+                      (K.Store(2, K.index(0), K.call("add", K.call("log", K.acc("float32")),
+                                                     m)),), reduce)
+    assert _column_reduction(kernel, expand)
+    compiled = compile_kernels([kernel], cache=None, expand_math=expand)
+    rng = numpy.random.default_rng(9)
+    data = rng.normal(0, 3, rows * classes).astype(numpy.float32)
+    top = data.reshape(rows, classes).max(axis=1)
+    want = [data, top, numpy.zeros(rows, numpy.float32)]
+    evaluate(kernel, want)
+    for splits in ((0, rows), (0, 1, 17, 500, 1036, rows)):
+        out = numpy.full(rows, numpy.nan, numpy.float32)
+        table = buffer_table([data, top, out])
+        for start, end in zip(splits, splits[1:]):
+            compiled["lse"](start, end, table)
+        numpy.testing.assert_allclose(out, want[2], rtol=2e-6, atol=2e-6)

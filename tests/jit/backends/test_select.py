@@ -66,7 +66,8 @@ def test_a_kernel_split_over_threads_computes_what_one_call_does(monkeypatch):
     whole = dj.jit(lambda a: F.exp(a) * 0.5 + a, backend="llvm")
     whole(x)  # (the first call traces: eager values)
     want = whole(x).array
-    monkeypatch.setattr(runtime, "PARALLEL_GRAIN", 64)
+    monkeypatch.setattr(runtime, "PARALLEL_MIN", 256)
+    monkeypatch.setattr(runtime, "CHUNK_MIN", 64)
     monkeypatch.setattr(runtime, "threads", lambda: 3)
     split = dj.jit(lambda a: F.exp(a) * 0.5 + a, backend="llvm")
     split(x)
