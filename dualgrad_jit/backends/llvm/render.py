@@ -403,13 +403,19 @@ def _column_reduction(kernel, expand):
     reads = {node.value for node in K.walk(r.value) if node.op == "read"}
     if written & reads:
         return False
-    # a short reduction (a softmax over 10 classes) also runs points inside: its own
-    # loop is too short to vectorise, the points' loop is not (strided loads)
-    return (1 in coefficients and coefficients <= {0, 1}) or _reduced_points(r) <= SHORT_REDUCTION
+    if 1 in coefficients and coefficients <= {0, 1}:
+        return True
+    # a short reduction of math functions (the logsumexp of a 10-class softmax) also
+    # runs points inside: its own loop is too short to vectorise the polynomial, the
+    # points' loop is not (strided loads).  Cheap short reductions (a row max) gain
+    # nothing from it and cost 3-5x the compile time, so they keep their own loop.
+    return _reduced_points(r) <= SHORT_REDUCTION and any(
+        node.op in EXPENSIVE for node in K.walk(r.value))
 
 
-#: reduce extents up to which a reduction runs with its points in the inner loop
+#: reduce extents up to which a reduction of math functions runs its points inside
 SHORT_REDUCTION = 16
+EXPENSIVE = frozenset(("exp", "expm1", "log", "log1p", "tanh", "erf", "sin", "cos", "pow"))
 
 
 def _reduced_points(reduce):

@@ -563,6 +563,9 @@ def test_a_short_reduction_runs_its_points_inside_and_matches_the_evaluator():
                       (K.Store(2, K.index(0), K.call("add", K.call("log", K.acc("float32")),
                                                      m)),), reduce)
     assert _column_reduction(kernel, expand)
+    row_max = K.Kernel("top", kernel.buffers[:2], (rows,), (K.Store(1, K.index(0), K.acc(
+        "float32")),), K.Reduce((classes,), z, "max", -numpy.inf, "float32"))
+    assert not _column_reduction(row_max, expand)  # cheap: keeps its own loop
     compiled = compile_kernels([kernel], cache=None, expand_math=expand)
     rng = numpy.random.default_rng(9)
     data = rng.normal(0, 3, rows * classes).astype(numpy.float32)
