@@ -26,6 +26,7 @@ done, then the kernel, table, chunk array, chunk count, the caller's generation 
 ``REST``.
 """
 
+import atexit
 import ctypes
 import os
 import threading
@@ -266,10 +267,12 @@ def rest():
 
 
 def pool(workers):
-    """The process's pool of ``workers`` threads (made on first use)."""
+    """The process's pool of ``workers`` threads (made on first use; stopped at exit, so
+    that no worker is still spinning in code the interpreter's teardown unloads)."""
     with _POOL_LOCK:
         if not _POOL:
             _POOL.append(Pool(workers))
+            atexit.register(_POOL[0].stop)
         return _POOL[0]
 
 
