@@ -135,8 +135,14 @@ class _Hooks:
         raise KeyError(f"no hook named {name!r}")
 
     def _hooks_key(self):
+        pre, post = self._pre_update_hooks, self._post_update_hooks
+        if not pre and not post:  # the usual case, read on every compiled step
+            return _NO_HOOKS
         return tuple(tuple((name, id(hook)) for name, hook in hooks.items())
-                     for hooks in (self._pre_update_hooks, self._post_update_hooks))
+                     for hooks in (pre, post))
+
+
+_NO_HOOKS = ((), ())  # (what ``_hooks_key`` builds from two empty dicts)
 
 
 def _hook_name(hook, name):
@@ -463,9 +469,11 @@ class GradientMethod(Optimizer):
         """What ``update`` runs (the hooks; each parameter's rule, enabled or not, and its
         hooks) as an id guarded while tracing: a compiled step retraces when a hook is
         added or a rule disabled, and replays its old variant when that is undone."""
-        rules = tuple(None if rule is None else rule._structure()
-                      for rule in (getattr(p, "update_rule", None) for p in self.target.params()))
-        return _configuration_id((self._hooks_key(), rules))
+        rules = []
+        for param in self.target.params():
+            rule = getattr(param, "update_rule", None)
+            rules.append(None if rule is None else rule._structure())
+        return _configuration_id((self._hooks_key(), tuple(rules)))
 
     def serialize(self, serializer):
         """As ``Optimizer.serialize``, plus the hyperparameters (under ``hyperparam/``).
