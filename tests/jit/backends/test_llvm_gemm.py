@@ -290,3 +290,34 @@ def test_a_forked_child_runs_split_kernels_without_the_parents_threads():
         assert answer == b"ok"
     finally:
         pool.stop()
+
+
+def test_two_threads_running_split_kernels_at_once_both_get_every_chunk():
+    """One job at a time holds the pool; a second caller meanwhile runs its chunks
+    itself. Both results stay exact."""
+    pool = Pool(1)
+    try:
+        kernel = _counting_kernel()
+        address = ctypes.cast(kernel, ctypes.c_void_p).value
+        chunks = (ctypes.c_int64 * 8)(0, 1000, 1000, 2000, 2000, 3000, 3000, 4096)
+        results, errors = [], []
+
+        def bump():
+            try:
+                counts = numpy.zeros(4096, numpy.int64)
+                table = (ctypes.c_void_p * 1)(counts.ctypes.data)
+                for _ in range(200):
+                    pool.run(address, ctypes.addressof(table), ctypes.addressof(chunks), 4)
+                results.append(counts)
+            except Exception as error:  # noqa: BLE001 (reported below)
+                errors.append(error)
+
+        threads = [threading.Thread(target=bump) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert not errors and len(results) == 2
+        assert all((counts == 200).all() for counts in results)
+    finally:
+        pool.stop()
