@@ -81,6 +81,14 @@ class Reduce:
     identity: object
     dtype: str
 
+    @property
+    def size(self):
+        """Points folded into each output point."""
+        n = 1
+        for extent in self.shape:
+            n *= extent
+        return n
+
 
 @dataclass(frozen=True)
 class Kernel:
@@ -97,6 +105,11 @@ class Kernel:
         for extent in self.shape:
             n *= extent
         return n
+
+    @property
+    def work(self):
+        """Points computed in all: domain points times the points each one reduces."""
+        return self.size * (self.reduce.size if self.reduce is not None else 1)
 
     @property
     def ndim(self):

@@ -31,11 +31,11 @@ def load(text, names, render):
     """The ``CompiledModule`` of library code described by ``text`` (what the code
     depends on besides the target and the code generator) defining ``names``;
     ``render()`` gives its LLVM IR when it must be compiled."""
-    from .cache import ObjectCache, cache_key
-    from .compiler import compile_ir, generator_version, host_target, load_object
+    from .cache import ObjectCache
+    from .compiler import compile_ir, load_object
 
     with _LOCK:
-        key = cache_key("library", text, generator_version(), host_target().description())
+        key = _key(text)
         if key not in _LOADED:
             for cache in (ObjectCache(library_dir()), ObjectCache()):
                 data = cache.load(key)
@@ -50,22 +50,29 @@ def load(text, names, render):
 def build(directory=None):
     """Compile every library function for this CPU into ``directory`` (default: the
     library directory); returns the number of objects written."""
-    from .cache import ObjectCache, cache_key
-    from .compiler import compile_ir, generator_version, host_target
+    from .cache import ObjectCache
+    from .compiler import compile_ir, host_target
     from .gemm import every_kernel
     from .parallel import library_source
     from .sequence import library_source as sequence_source
 
     cache = ObjectCache(directory or library_dir())
-    target = host_target()
     written = 0
-    for text, names, render in [*every_kernel(target.features), sequence_source(),
+    for text, names, render in [*every_kernel(host_target().features), sequence_source(),
                                 library_source()]:
-        key = cache_key("library", text, generator_version(), target.description())
+        key = _key(text)
         if cache.load(key) is None:
             compile_ir(render(), names, {}, cache=cache, key=key)
             written += 1
     return written
+
+
+def _key(text):
+    """The object-cache key of library code: its text, the code generator, the target."""
+    from .cache import cache_key
+    from .compiler import generator_version, host_target
+
+    return cache_key("library", text, generator_version(), host_target().description())
 
 
 def main():

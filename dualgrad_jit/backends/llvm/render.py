@@ -89,14 +89,6 @@ def render_module(kernels, fastmath=DEFAULT_FASTMATH, expand_math=None, name="du
 SMALL_KERNEL = 512
 
 
-def _work(kernel):
-    inner = 1
-    if kernel.reduce is not None:
-        for extent in kernel.reduce.shape:
-            inner *= extent
-    return kernel.size * max(inner, 1)
-
-
 class _KernelRenderer:
     def __init__(self, module, kernel, fastmath, expand_math):
         self.module = module
@@ -116,7 +108,7 @@ class _KernelRenderer:
         body = ir.Function(self.module, ir.FunctionType(
             ir.VoidType(), [I64, I64, *pointer_types]), f"{kernel.name}.body")
         body.linkage = "internal"
-        if _work(kernel) < SMALL_KERNEL:
+        if kernel.work < SMALL_KERNEL:
             # a few hundred points: vector loops, unrolled copies and runtime checks
             # would cost compile time (and code size) for nothing measurable
             body.attributes.add("optsize")
@@ -135,7 +127,7 @@ class _KernelRenderer:
         entry = ir.Function(self.module, ir.FunctionType(ir.VoidType(), [I64, I64, _TABLE]),
                             self.kernel.name)
         entry.attributes.add("nounwind")
-        if _work(self.kernel) < SMALL_KERNEL:
+        if self.kernel.work < SMALL_KERNEL:
             entry.attributes.add("optsize")
         b = ir.IRBuilder(entry.append_basic_block("entry"))
         table = entry.args[2]
@@ -389,7 +381,7 @@ def _column_reduction(kernel, expand):
     least one of them 1, and no store writes a buffer the value reads (the stores of a
     run are written after its whole reduction)."""
     r = kernel.reduce
-    if r is None or not kernel.shape or kernel.shape[-1] < 2 or _work(kernel) < SMALL_KERNEL:
+    if r is None or not kernel.shape or kernel.shape[-1] < 2 or kernel.work < SMALL_KERNEL:
         return False
     last = kernel.ndim - 1
     coefficients = set()
@@ -409,20 +401,13 @@ def _column_reduction(kernel, expand):
     # runs points inside: its own loop is too short to vectorise the polynomial, the
     # points' loop is not (strided loads).  Cheap short reductions (a row max) gain
     # nothing from it and cost 3-5x the compile time, so they keep their own loop.
-    return _reduced_points(r) <= SHORT_REDUCTION and any(
+    return r.size <= SHORT_REDUCTION and any(
         node.op in EXPENSIVE for node in K.walk(r.value))
 
 
 #: reduce extents up to which a reduction of math functions runs its points inside
 SHORT_REDUCTION = 16
 EXPENSIVE = frozenset(("exp", "expm1", "log", "log1p", "tanh", "erf", "sin", "cos", "pow"))
-
-
-def _reduced_points(reduce):
-    count = 1
-    for extent in reduce.shape:
-        count *= extent
-    return count
 
 
 def _affine(e):

@@ -65,13 +65,13 @@ class _KernelCall:
     __slots__ = ("function", "table", "address", "size", "dynamic", "chunks", "bounds",
                  "parallel")
 
-    def __init__(self, function, n_buffers, size, chunks=None, inner=1):
+    def __init__(self, function, n_buffers, size, chunks=None, work=None):
         self.function = function
         self.table = (ctypes.c_void_p * max(n_buffers, 1))()
         self.address = ctypes.addressof(self.table)
         self.size = size
         self.dynamic = []  # (slot, var id) patched per call
-        self.chunks = _chunks(size, threads(), inner) if chunks is None else chunks
+        self.chunks = _chunks(size, threads(), work) if chunks is None else chunks
         self.parallel = None
         if len(self.chunks) > 1:  # (pool run, kernel address, chunk array address)
             self.bounds = (ctypes.c_int64 * (2 * len(self.chunks)))(
@@ -96,12 +96,12 @@ class _KernelCall:
         run(kernel, self.address, bounds, len(self.chunks))
 
 
-def _chunks(size, n_threads, inner=1):
-    """``(start, end)`` ranges splitting ``size`` points (each reducing ``inner``) for
-    ``n_threads`` threads: up to ``CHUNKS_PER_THREAD`` each of at least ``CHUNK_MIN``
-    work, starting on multiples of ``CHUNK_ALIGN`` points (whole cache lines of the
-    flat buffers)."""
-    work = size * max(inner, 1)
+def _chunks(size, n_threads, work=None):
+    """``(start, end)`` ranges splitting ``size`` points (``work`` in all, counting the
+    points they reduce; default ``size``) for ``n_threads`` threads: up to
+    ``CHUNKS_PER_THREAD`` each of at least ``CHUNK_MIN`` work, starting on multiples of
+    ``CHUNK_ALIGN`` points (whole cache lines of the flat buffers)."""
+    work = size if work is None else work
     if n_threads < 2 or work < PARALLEL_MIN or size < 2:
         return [(0, size)]
     parts = max(2, min(n_threads * CHUNKS_PER_THREAD, work // CHUNK_MIN, size))
@@ -233,7 +233,7 @@ class LoadedProgram:
         for index, step in enumerate(program.steps):
             if isinstance(step, KernelStep):
                 call = _KernelCall(functions[step.kernel.name], len(step.buffers),
-                                   step.kernel.size, inner=_reduced(step.kernel))
+                                   step.kernel.size, work=step.kernel.work)
                 self._bind(call, step.buffers, output_ids)
                 if step.kernel.size:
                     self.calls.append(call)
@@ -333,14 +333,6 @@ class LoadedProgram:
         ``run_step`` may be told where to write it)."""
         return {self.results[i][1]: i for i, flag in enumerate(wanted)
                 if flag and i in self.owned}
-
-
-def _reduced(kernel):
-    """Points each domain point of ``kernel`` reduces (1 without a reduction)."""
-    count = 1
-    for extent in kernel.reduce.shape if kernel.reduce is not None else ():
-        count *= extent
-    return count
 
 
 def _fresh_products(program, gemms, output_ids):
