@@ -26,6 +26,7 @@ Nothing here is specific to a backend.  The contract every renderer implements:
 """
 
 import hashlib
+import math
 from dataclasses import dataclass
 
 from dualgrad.scalar_ir import OPS
@@ -84,10 +85,7 @@ class Reduce:
     @property
     def size(self):
         """Points folded into each output point."""
-        n = 1
-        for extent in self.shape:
-            n *= extent
-        return n
+        return math.prod(self.shape)
 
 
 @dataclass(frozen=True)
@@ -101,10 +99,7 @@ class Kernel:
     @property
     def size(self):
         """Number of domain points (the ``end`` of a whole-kernel call)."""
-        n = 1
-        for extent in self.shape:
-            n *= extent
-        return n
+        return math.prod(self.shape)
 
     @property
     def work(self):
