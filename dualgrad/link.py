@@ -96,8 +96,10 @@ class Link:
 
     # -- traversal ------------------------------------------------------------------
     def params(self, include_uninit=True):
-        for _, param in self.namedparams(include_uninit):
-            yield param
+        for name in self._params:  # (namedparams without building paths: read per step)
+            param = self.__dict__[name]
+            if include_uninit or param.array is not None:
+                yield param
 
     def namedparams(self, include_uninit=True):
         """``(path, Parameter)`` pairs: ``/W`` for this link, ``/child/W`` below."""
@@ -296,6 +298,12 @@ class Chain(Link):
         for name in self._children:
             yield name, self.__dict__[name]
 
+    def params(self, include_uninit=True):
+        # Link's, not super(): ChainList borrows this method
+        yield from Link.params(self, include_uninit)
+        for child in self.children():
+            yield from child.params(include_uninit)
+
     def namedparams(self, include_uninit=True):
         # Link's, not super(): ChainList borrows this method
         yield from Link.namedparams(self, include_uninit)
@@ -355,6 +363,7 @@ class ChainList(Link):
         for index, child in enumerate(self._children):
             yield str(index), child
 
+    params = Chain.params
     namedparams = Chain.namedparams
     namedlinks = Chain.namedlinks
     serialize = Chain.serialize

@@ -39,7 +39,9 @@ class LiveValue(Variable):
         if self._cache is None or type(value) is not type(self._value) or value != self._value:
             flag = isinstance(value, (bool, numpy.bool_))
             self._value = value
-            self._cache = numpy.asarray(value, dtype=bool if flag else numpy.float64)
+            # (a copy: the array is replaced when the value changes, never written, so
+            # the same array means the same value; compiled guards rely on it)
+            self._cache = numpy.array(value, dtype=bool if flag else numpy.float64)
         return self._cache
 
     def __reduce__(self):  # copies follow the copied owner

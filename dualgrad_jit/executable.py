@@ -11,16 +11,20 @@ Parameter the code reads), the returned values come out as Variables on the tape
 from the graph, reuses the forward's residuals and is differentiable again.
 """
 
+import operator
+
 import numpy
 
 from dualgrad._config import config
 from dualgrad.backend import get_array_module
 from dualgrad.core import state as state_module
 from dualgrad.core.variable import Variable
+from dualgrad.live import LiveValue
 from dualgrad.ops import random as random_ops
 
 from . import layer
 from .backends import select
+from .gather import compile_gather
 from .ir import interpret
 from .ir.graph import Const, Graph
 from .passes import optimize
@@ -43,6 +47,9 @@ class Executable:
     _taped = None  # the layer.TapedGraph replaying onto the tape, made on first need
     _runner = None  # the graph loaded on its backend, made on first need
     _early = _UNSET  # the guards' part of the graph checked before each run (see below)
+    _gathering = None  # the generated ``gather`` (see ``_fast_gather``)
+    _early_plan = None  # (see ``_early_reads``)
+    _early_held = None  # the arrays the early guards last held for, when all are live
     backend = "numpy"
 
     def __init__(self, graph, sources, tree, n_results, writes, grads, guards, rng, name):
@@ -101,7 +108,10 @@ class Executable:
     def run(self, args):
         """``(True, result, None)``, or ``(False, None, why)`` when a guard failed (then
         nothing was written back and the random stream is where it was)."""
-        inputs, why = self._gather(args)
+        inputs = self._fast_gather(args)
+        checked, why = inputs is not None, None
+        if not checked:
+            inputs, why = self._gather(args)
         if why is None:
             why = self._check_early_guards(inputs)
         if why is not None:
@@ -110,7 +120,9 @@ class Executable:
         renumbered = self._renumber_random_draws()
         operands = self._tape_operands(args, inputs)
         if operands is None and self.on_value is None and self.backend != "numpy":
-            outputs = self.runner()(inputs, renumbered)
+            runner = self.runner()
+            run = getattr(runner, "run_checked", runner) if checked else runner
+            outputs = run(inputs, renumbered)
         elif operands is None:
             outputs = interpret(select.with_ops(self.graph, renumbered), inputs,
                                 xp=get_array_module(*inputs), on_value=self.on_value)
@@ -149,22 +161,46 @@ class Executable:
 
     def _check_early_guards(self, inputs):
         """Why a guard checked before the run fails, or None.  (The few ops run straight
-        through their ``forward``: the inputs were checked by ``_gather``.)"""
+        through their ``forward``: the inputs were checked by ``_gather``.)
+
+        Guards that read only live hyperparameters (``dualgrad.live.LiveValue``: an
+        optimizer's configuration) are not computed again while each reads the very same
+        array as when they last held: a live value's array is replaced, never written,
+        when its value changes."""
         part = self._early_guards()
         if part is None:
             return None
-        env = {var.id: array for var, array in zip(part.inputs, inputs)}
+        positions, live = self._early_reads
+        read = [inputs[position] for position in positions]
+        if live and self._early_held is not None and all(map(operator.is_, read,
+                                                               self._early_held)):
+            return None
+        env = {part.inputs[position].id: array for position, array in zip(positions, read)}
         # (on the host when they read host values: a live hyperparameter)
-        xp = get_array_module(*(env[x.id] for eq in part.equations for x in eq.inputs
-                                if not isinstance(x, Const) and x.id in env))
+        xp = get_array_module(*read)
         for eq in part.equations:
             env[eq.out.id] = eq.op.forward(
                 xp, *(x.value if isinstance(x, Const) else env[x.id] for x in eq.inputs))
         for guard, value in zip(self.guards, part.outputs):
             array = value.value if isinstance(value, Const) else env[value.id]
             if not guard.holds(array):
+                self._early_held = None
                 return "guard " + guard.describe(array)
+        self._early_held = read if live else None
         return None
+
+    @property
+    def _early_reads(self):
+        """The positions of the inputs the early guards read, and whether all are live
+        hyperparameters."""
+        if self._early_plan is None:
+            part = self._early_guards()
+            read = {x.id for eq in part.equations for x in eq.inputs if not isinstance(x, Const)}
+            positions = [i for i, var in enumerate(part.inputs) if var.id in read]
+            live = all(self.sources[i][0] == "state" and self.sources[i][1].kind == "array"
+                       and isinstance(self.sources[i][1].owner, LiveValue) for i in positions)
+            self._early_plan = (positions, live)
+        return self._early_plan
 
     def _tape_operands(self, args, inputs):
         """The inputs as the tape sees them (the Variable where one wants a gradient, else
@@ -181,6 +217,16 @@ class Executable:
             else:
                 operands.append(array)
         return operands if wanted else None
+
+    def _fast_gather(self, args):
+        """The inputs in the common case (C-contiguous numpy arrays of the traced shapes
+        and dtypes), read by code generated for this executable
+        (``dualgrad_jit.gather``); else None, and ``_gather`` reads them again, handling
+        and explaining everything else."""
+        if self._gathering is None:
+            self._gathering = compile_gather(self.sources,
+                                             [var.aval for var in self.graph.inputs])
+        return self._gathering(args)
 
     def _gather(self, args):
         inputs = []
@@ -255,7 +301,9 @@ class Executable:
     def _write_back(self, outputs, args=()):
         position = self.n_results
         for target in self.writes:
-            state_module.write(target, outputs[position])
+            array = outputs[position]
+            if getattr(target, "_array", None) is not array:  # (else: written in place)
+                state_module.write(target, array)
             position += 1
         for param, has_gradient in self.grads:
             if has_gradient:

@@ -203,6 +203,8 @@ class JitFunction:
         for index, arg in enumerate(args):
             if index in self.static_argnums:
                 parts.append(("static", _hashable(arg)))
+            elif type(arg) is numpy.ndarray:  # (the common case, first)
+                parts.append((arg.dtype.str, arg.shape, False))
             elif _is_array_like(arg):
                 array = arg._array if isinstance(arg, Variable) else arg
                 if not hasattr(array, "shape"):

@@ -214,6 +214,9 @@ def _global_names(code):
     return tuple(sorted(names))
 
 
+_DATA = (*_SCALARS, numpy.ndarray, Variable, list, range)  # arguments in the cache key
+
+
 def snapshot(fn, args, static=(), memo=None):
     """``{path: token}`` of the Python state ``fn`` called with ``args`` can read.
 
@@ -223,8 +226,7 @@ def snapshot(fn, args, static=(), memo=None):
     that walk's snapshot without walking again."""
     roots = _function_roots(fn)
     for index, arg in enumerate(args):
-        data = isinstance(arg, (*_SCALARS, numpy.ndarray, Variable, list, range))
-        if (index in static or not data) and not _is_cupy(arg):
+        if (index in static or not isinstance(arg, _DATA)) and not _is_cupy(arg):
             roots.append((f"argument {index}", arg))
     if memo is not None and memo.holds(roots):
         return memo.values
@@ -259,18 +261,21 @@ class Memo:
 
     def holds(self, roots):
         last = self.roots
-        if last is None or len(roots) != len(last) or any(
-                name != old_name or value is not old_value
-                for (name, value), (old_name, old_value) in zip(roots, last)):
+        if last is None or len(roots) != len(last):
             return False
+        for (name, value), (old_name, old_value) in zip(roots, last):
+            if value is not old_value or name != old_name:
+                return False
+        is_ = operator.is_
         for container, keys, values in self.trail:
             if len(container) != len(values):
                 return False
             if keys is None:
-                if not all(map(operator.is_, container, values)):
+                if not all(map(is_, container, values)):
                     return False
-            elif tuple(container) != keys or not all(map(operator.is_, container.values(),
-                                                         values)):
+            # (keys compared by identity first: attribute names are interned strings)
+            elif not (all(map(is_, container, keys)) or tuple(container) == keys) or \
+                    not all(map(is_, container.values(), values)):
                 return False
         return True
 

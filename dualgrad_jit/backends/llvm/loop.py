@@ -19,6 +19,7 @@ import numpy
 from ...control import body as control_body
 from ...control.scan_op import _remember, loop_results
 from ...control.scan_op import run_loop as reference_loop
+from .arrays import address
 
 
 class LoopCall:
@@ -67,7 +68,6 @@ def body_program(fn):
 
 
 def _steps(scan, program, arrays):
-    from .runtime import address  # (runtime imports this module)
 
     n, n_seqs, n_states = scan.n_steps, scan.n_seqs, scan.n_states
     avals = scan.body.in_avals

@@ -25,6 +25,7 @@ from ...ir.graph import Const
 from ...kernel.fusion import KernelStep
 from ...kernel.memory import arena_views, donations, fresh_outputs, plan_memory
 from ..select import _RUNNING, running
+from .arrays import InputRoots, address
 from .gemm import TABLE as GEMM_TABLE
 from .gemm import gemm_function
 from .loop import LoopCall
@@ -48,17 +49,6 @@ def threads():
     return max(1, env_int("DUALGRAD_NUM_THREADS", os.cpu_count() or 1))
 
 
-def address(array):
-    """The data address of a numpy array: through the buffer protocol, about 4x cheaper
-    than ``array.ctypes.data`` (which builds a ctypes helper object every time)."""
-    try:
-        return _addressof(_from_buffer(array))
-    except (TypeError, ValueError):  # read-only or empty arrays
-        return array.ctypes.data
-
-
-_from_buffer = ctypes.c_char.from_buffer
-_addressof = ctypes.addressof
 
 
 class _KernelCall:
@@ -249,6 +239,9 @@ class LoadedProgram:
                 eq = step.equation
                 self.calls.append(_host_call(step, self.views.get(eq.out.id)))
         self.calls = _sequenced(self.calls)
+        #: whether a step runs Python that may run sub-graphs (a host op, a loop)
+        self.runs_python = any(isinstance(c, (_HostCall, LoopCall)) for c in self.calls)
+        self.roots = InputRoots()  # (see ``_run``)
         self.lock = threading.Lock()
         self.input_plan = [(v.id, v.aval.dtype) for v in graph.inputs]
         self.input_ids = [v.id for v in graph.inputs]
@@ -279,27 +272,35 @@ class LoadedProgram:
         return self.constants[key][0]
 
     def __call__(self, inputs, ops=None):
-        with self.lock:  # the arena is shared: one call at a time
-            if getattr(_RUNNING, "backend", None) == "llvm":  # a loop body, run per step
-                return self._run(inputs, ops)
-            with running("llvm"):
-                return self._run(inputs, ops)
+        return self._locked(inputs, ops, False)
 
-    def _run(self, inputs, ops):
+    def run_checked(self, inputs, ops=None):
+        """As a call, for a caller that guarantees C-contiguous numpy arrays of the
+        inputs' dtypes (a replay's generated gather checked them)."""
+        return self._locked(inputs, ops, True)
+
+    def _locked(self, inputs, ops, checked):
+        with self.lock:  # the arena is shared: one call at a time
+            if not self.runs_python or getattr(_RUNNING, "backend", None) == "llvm":
+                return self._run(inputs, ops, checked)
+            with running("llvm"):  # (sub-graphs of host steps run compiled too)
+                return self._run(inputs, ops, checked)
+
+    def _run(self, inputs, ops, checked):
         env = dict(self.views)
-        for (var_id, dtype), array in zip(self.input_plan, inputs):
-            # NOTE: the common case (a C-contiguous numpy array of the right dtype) is
-            # checked inline: a loop body is called once per step.
-            if type(array) is not numpy.ndarray or array.dtype != dtype or \
-                    not array.flags.c_contiguous:
-                array = _contiguous(array, dtype)
-            env[var_id] = array
+        if checked:
+            env.update(zip(self.input_ids, inputs))
+        else:
+            inputs = [array if type(array) is numpy.ndarray and array.dtype == dtype
+                      and array.flags.c_contiguous else _contiguous(array, dtype)
+                      for (var_id, dtype), array in zip(self.input_plan, inputs)]
+            env.update(zip(self.input_ids, inputs))
         for var_id, shape, dtype in self.fresh:
             env[var_id] = numpy.empty(shape, dtype)
         if self.into_inputs:
             # an update goes into its input unless that is read-only or overlaps another
             # input (which would then read the new value): then into a fresh array
-            shared = _overlapping([env[var_id] for var_id in self.input_ids])
+            shared = self.roots.overlapping(inputs)
             for var_id, source, shape, dtype in self.into_inputs:
                 array = env[source]
                 keep = array.flags.writeable and id(array) not in shared
@@ -343,33 +344,6 @@ def _fresh_products(program, gemms, output_ids):
         if out.id in output_ids:
             fresh.setdefault(out.id, (out.id, out.shape, out.aval.dtype))
     return list(fresh.values())
-
-
-def _overlapping(arrays):
-    """``{id(array)}`` of the (C-contiguous) ``arrays`` whose memory overlaps another's.
-
-    Arrays whose chains of ``.base`` end at different numpy arrays owning their memory
-    cannot overlap: that settles the usual case (parameters, fresh batches) without
-    reading an address.  Otherwise the byte ranges are sorted by start, each compared
-    with the furthest end before it."""
-    roots = set()
-    for a in arrays:
-        root = a
-        while isinstance(root.base, numpy.ndarray):
-            root = root.base
-        if root.base is not None or id(root) in roots:  # foreign memory, or shared
-            break
-        roots.add(id(root))
-    else:
-        return set()
-    spans = sorted((address(a), address(a) + a.nbytes, id(a)) for a in arrays if a.nbytes)
-    found, end, owner = set(), -1, None
-    for start, stop, ident in spans:
-        if start < end:
-            found.update((ident, owner))
-        if stop > end:
-            end, owner = stop, ident
-    return found
 
 
 def _contiguous(array, dtype):

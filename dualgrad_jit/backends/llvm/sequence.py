@@ -16,6 +16,8 @@ runtime builds when it loads a program.
 import ctypes
 import threading
 
+from .arrays import address
+
 SEQUENCE_TYPE = ctypes.CFUNCTYPE(None, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p,
                                  ctypes.c_void_p)
 
@@ -83,7 +85,6 @@ class SequenceCall:
         self.runner = (sequence_runner(), *(ctypes.addressof(a) for a in self.arrays))
 
     def __call__(self, env, ops=None, addresses=None):
-        from .runtime import address
 
         if addresses is None:
             for table, slot, var_id in self.dynamic:

@@ -6,7 +6,7 @@ import pytest
 import dualgrad.functions as F
 import dualgrad_jit as dj
 from dualgrad_jit.backends import select
-from dualgrad_jit.backends.llvm import runtime
+from dualgrad_jit.backends.llvm import arrays, runtime
 from dualgrad_jit.passes.composites import expand_composites
 
 
@@ -107,11 +107,25 @@ def test_consecutive_kernels_run_as_one_sequence_with_the_same_results(monkeypat
 
 def test_overlapping_inputs_are_found_exactly():
     x, y = numpy.zeros(10, numpy.float32), numpy.zeros(10, numpy.float32)
-    assert runtime._overlapping([x, y]) == set()  # separate memory: no address read
+    assert arrays.overlapping([x, y]) == set()  # separate memory: no address read
     head, tail = x[:5], x[5:]
-    assert runtime._overlapping([head, tail, y]) == set()  # one buffer, disjoint parts
+    assert arrays.overlapping([head, tail, y]) == set()  # one buffer, disjoint parts
     left, right = x[:6], x[4:]
-    assert runtime._overlapping([left, y, right]) == {id(left), id(right)}
-    assert runtime._overlapping([y, y]) == {id(y)}  # the same array twice
+    assert arrays.overlapping([left, y, right]) == {id(left), id(right)}
+    assert arrays.overlapping([y, y]) == {id(y)}  # the same array twice
     foreign = numpy.frombuffer(bytearray(40), numpy.float32)  # memory numpy does not own
-    assert runtime._overlapping([foreign, x]) == set()
+    assert arrays.overlapping([foreign, x]) == set()
+
+
+def test_remembered_owners_never_hide_an_overlap():
+    x, y = numpy.zeros(10, numpy.float32), numpy.zeros(10, numpy.float32)
+    roots = arrays.InputRoots()
+    for _ in range(3):  # the same arrays again: remembered
+        assert roots.overlapping([x, y]) == set()
+    view = x[2:]  # a new array at position 1 that shares x's memory
+    assert roots.overlapping([x, view]) == {id(x), id(view)}
+    assert roots.overlapping([x, y]) == set()
+    del y  # a position whose array is gone is looked at again, not trusted
+    z = x[:3]
+    assert roots.overlapping([x, z]) == {id(x), id(z)}
+    assert roots.overlapping([x, z, x]) == {id(x), id(z)}  # more inputs than remembered
