@@ -49,8 +49,6 @@ def threads():
     return max(1, env_int("DUALGRAD_NUM_THREADS", os.cpu_count() or 1))
 
 
-
-
 class _KernelCall:
     __slots__ = ("function", "table", "address", "size", "dynamic", "chunks", "bounds",
                  "parallel")
