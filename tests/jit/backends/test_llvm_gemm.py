@@ -95,6 +95,21 @@ def test_any_split_into_row_panels_gives_the_same_bits():
             numpy.testing.assert_array_equal(product(compiled, spec, a, b, ranges), whole)
 
 
+def test_a_contraction_block_longer_than_the_packed_panel_is_clamped_to_it():
+    # the packed panel of B is a fixed block on the stack: a table asking for longer
+    # blocks of the contraction must be cut to the panel, never write past it
+    spec = GemmSpec("float32", 37, 70, 2100, False, False)
+    compiled = compiled_products([spec])
+    a, b = operands(spec, seed=2)
+    kc, mb = spec.blocks()
+    assert kc <= spec.panel_rows
+    c = numpy.full((spec.m, spec.n), numpy.nan, spec.dtype)
+    table = (ctypes.c_void_p * len(TABLE))(a.ctypes.data, b.ctypes.data, c.ctypes.data,
+                                           spec.m, spec.n, spec.k, 8 * spec.panel_rows, mb)
+    compiled[spec.name](0, spec.units, ctypes.addressof(table))
+    numpy.testing.assert_array_equal(c, product(compiled, spec, a, b))
+
+
 def test_nan_and_inf_propagate_as_in_numpy():
     spec = GemmSpec.for_host("float32", 9, 40, 50, False, True, host_target().features)
     compiled = compiled_products([spec])
