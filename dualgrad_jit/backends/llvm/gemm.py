@@ -35,11 +35,12 @@ to an aligned block on the stack (``pack_panel``), zero-padded past ``n``: read 
 place, its rows lie ``n`` numbers apart, each on its own page and most straddling two
 cache lines, and the edge tile needed masked loads.  Measured on one core (AVX-512,
 float32): W3's ``100x784x128`` transposed-A product from 268 to 212 us,
-``1024x1000x784`` from 109 to 135 GFLOP/s.  Edge tiles read clamped rows (valid memory whose results
-are not stored) and mask the columns past ``n``; a ``k`` that is not a multiple of the
-vector width ends with a masked step.  The summation order is fixed by the spec alone,
-so results are identical from run to run and whatever the thread split (each output is
-computed by one thread).  Accumulation is in the product's dtype, as BLAS does.
+``1024x1000x784`` from 109 to 135 GFLOP/s.  Edge tiles read clamped rows (valid memory
+whose results are not stored) and mask the columns of ``C`` past ``n``; a ``k`` that is
+not a multiple of the vector width ends with a masked step.  The summation order is
+fixed by the spec alone, so results are identical from run to run and whatever the
+thread split (each output is computed by one thread).  Accumulation is in the
+product's dtype, as BLAS does.
 """
 
 from contextlib import contextmanager
@@ -333,7 +334,7 @@ class _GemmRenderer:
         self.lda = m if spec.transa else k
         self.ldb = k if spec.transb else n
         self.ldc = n
-        columns = self.const(spec.columns)
+        columns = self.columns = self.const(spec.columns)
         if spec.form == "outer":
             # the packed panel of B lives on the stack, as vectors (so aligned to their
             # size); ``kc`` is clamped to its rows
@@ -380,17 +381,14 @@ class _GemmRenderer:
     # -- outer: vectors along the columns of C ----------------------------------------
     def pack_panel(self, j0, k0, kend):
         """Copy ``B[k0:kend, j0:j0 + columns]`` to the stack panel, row after row of
-        whole vectors, the columns past ``n`` as zeros: the tiles then read B from one
-        aligned, contiguous block that stays in L1 (rows of B lie ``4 n`` bytes apart,
-        each on its own page, most straddling cache lines) and need no masks."""
+        whole vectors, the columns past ``n`` as zeros (why: the module docstring)."""
         b, lanes = self.b, self.lanes
         vectors = self.spec.tile[1]
         masks = [self.first_lanes(b.sub(self.n, b.add(j0, self.const(v * lanes))), lanes)
                  for v in range(vectors)]
-        width = self.const(self.spec.columns)
         with self.counted(k0, kend, self.const(1), "pk") as (kk, _, _):
             row_b = b.add(b.mul(kk, self.ldb), j0)
-            row_p = b.mul(b.sub(kk, k0), width)
+            row_p = b.mul(b.sub(kk, k0), self.columns)
             for v in range(vectors):
                 offset = self.const(v * lanes)
                 value = self.load_vector(self.bm, b.add(row_b, offset), masks[v])
@@ -411,9 +409,8 @@ class _GemmRenderer:
         initial = self.unless_first(first, zero, lambda: [
             self.load_vector(self.c, c_offsets[r][v], masks[v])
             for r in range(mr) for v in range(vectors)])
-        width = self.const(self.spec.columns)
         with self.counted(k0, kend, self.const(1), "kk", initial) as (kk, acc, out):
-            row_p = b.mul(b.sub(kk, k0), width)
+            row_p = b.mul(b.sub(kk, k0), self.columns)
             panel = [self.load_vector(self.packed, b.add(row_p, self.const(v * lanes)),
                                       aligned=True) for v in range(vectors)]
             for r, row in enumerate(read_rows):
